@@ -1,0 +1,49 @@
+# The user interface of the book. Every target creates .venv and installs the package when missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= quick
+DEVICE ?= cpu
+CHAPTER ?=
+# Chapters with a full profile worth running on a GPU (make full).
+HEAVY := optimization-exercises adjoint-v1 adjoint-v2 adversarial dcgan-sagan gmm-equivalence
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: setup book page test run full clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the package (editable) with its pinned dependencies
+
+book: $(STAMP)  ## execute every chapter on the quick profile and build the site in _build/html (strict)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+page: $(STAMP)  ## make page CHAPTER=<name>: build one chapter alone into _build/page-<name> (not strict: links to other chapters dangle)
+	@test -n "$(CHAPTER)" || { echo "usage: make page CHAPTER=<name>"; exit 2; }
+	@mkdir -p _build && printf 'format: jb-book\nroot: book/%s\n' "$(CHAPTER)" > _build/toc-$(CHAPTER).yml
+	$(BIN)/jupyter-book build . --toc _build/toc-$(CHAPTER).yml --path-output _build/page-$(CHAPTER) -n --keep-going
+	@echo "open _build/page-$(CHAPTER)/_build/html/index.html"
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest
+
+run: $(STAMP)  ## make run CHAPTER=<name> PROFILE=quick|full [DEVICE=cpu|cuda]
+	@test -n "$(CHAPTER)" || { echo "usage: make run CHAPTER=<name> PROFILE=quick|full [DEVICE=cpu|cuda]"; exit 2; }
+	$(BIN)/gancnn-run $(CHAPTER) --profile $(PROFILE) --device $(DEVICE)
+
+full: $(STAMP)  ## every heavy chapter on the full profile (results stored under artifacts/full), then the book
+	@for c in $(HEAVY); do \
+	  if [ -f book/$$c.md ]; then $(BIN)/gancnn-run $$c --profile full --device $(DEVICE); \
+	  else echo "skipping $$c: book/$$c.md does not exist yet"; fi; \
+	done
+	$(MAKE) book
+
+clean:  ## remove the built site and executed notebooks (keeps .venv and artifacts)
+	rm -rf _build runs

@@ -1,0 +1,32 @@
+"""Plot helpers shared by the chapters (consistent style, image grids)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+
+def setup_style() -> None:
+    """Apply the book's matplotlib style (readable sizes, tight layout)."""
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "font.size": 10, "axes.grid": True,
+                         "grid.alpha": 0.3, "figure.autolayout": True})
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Arrange a batch (N, C, H, W) into one HxWxC array in [0, 1] with torchvision's make_grid."""
+    images = images.detach().cpu().float()
+    if images.dtype == torch.uint8 or images.max() > 1.5:
+        images = images / 255.0
+    grid = make_grid(images, nrow=nrow, normalize=value_range is not None, value_range=value_range, pad_value=1.0)
+    return grid.permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+def show_grid(ax: plt.Axes, images: torch.Tensor, nrow: int = 8, title: str = "",
+              value_range: tuple[float, float] | None = None) -> None:
+    """Draw a batch of images as one grid on an axis."""
+    grid = image_grid(images, nrow=nrow, value_range=value_range)
+    ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+    ax.set_title(title)
+    ax.axis("off")

@@ -1,0 +1,107 @@
+"""A shared training loop: tqdm progress, a checkpoint every N steps, exact resume after interruption.
+
+The caller gives a `step(i) -> dict of floats` function and the objects whose state matters
+(models, optimizers, schedulers: anything with state_dict/load_state_dict). The checkpoint holds
+those states, every RNG state, the step count and the metric history, so a resumed run continues
+exactly where the interrupted one stopped. Use `StepSampler` for batches that depend on the step
+index only, which keeps the data order identical across a resume.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .seed import rng_state, set_rng_state
+
+
+class Stateful(Protocol):
+    """Anything with state_dict/load_state_dict (modules, optimizers, schedulers, GradScalers)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+
+
+class StepSampler:
+    """Mini-batch indices as a pure function of (seed, step): one fresh permutation per epoch."""
+
+    def __init__(self, n_items: int, batch_size: int, seed: int = 0, drop_last: bool = True) -> None:
+        """Fix the data size, batch size and seed."""
+        if n_items <= 0 or batch_size <= 0:
+            raise ValueError(f"n_items and batch_size must be positive, got {n_items}, {batch_size}")
+        if drop_last and batch_size > n_items:
+            raise ValueError(f"batch_size {batch_size} exceeds the {n_items} items with drop_last=True")
+        self.n_items, self.batch_size, self.seed, self.drop_last = n_items, batch_size, seed, drop_last
+        self.steps_per_epoch = n_items // batch_size if drop_last else -(-n_items // batch_size)
+        self._epoch, self._perm = -1, np.arange(0)
+
+    def indices(self, step: int) -> np.ndarray:
+        """Return the indices of the batch used at a global step."""
+        epoch, within = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n_items)
+            self._epoch = epoch
+        return self._perm[within * self.batch_size:(within + 1) * self.batch_size]
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint written by `save_checkpoint`, with a clear error if it is damaged."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise RuntimeError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); delete it to restart") from exc
+
+
+def run_loop(step: Callable[[int], Mapping[str, float]], n_steps: int, objects: Mapping[str, Stateful], *,
+             checkpoint: str | os.PathLike[str] | None = None, every: int = 100, desc: str = "training",
+             progress: bool = True, on_checkpoint: Callable[[int], None] | None = None) -> list[dict[str, float]]:
+    """Run steps start..n_steps-1 (resuming from `checkpoint` if it exists); return the metric history."""
+    if n_steps < 0 or every <= 0:
+        raise ValueError(f"n_steps must be >= 0 and every > 0, got {n_steps}, {every}")
+    path = Path(checkpoint) if checkpoint is not None else None
+    history: list[dict[str, float]] = []
+    start = 0
+    if path is not None and path.exists():
+        state = load_checkpoint(path)
+        if set(state["objects"]) != set(objects):
+            raise RuntimeError(f"checkpoint {path} holds {sorted(state['objects'])}, expected {sorted(objects)}")
+        for name, obj in objects.items():
+            obj.load_state_dict(state["objects"][name])
+        set_rng_state(state["rng"])
+        start, history = state["step"], state["history"]
+
+    def snapshot(done: int) -> None:
+        """Save every state after `done` steps."""
+        if path is None:
+            return
+        save_checkpoint(path, {"step": done, "history": history, "rng": rng_state(),
+                               "objects": {k: v.state_dict() for k, v in objects.items()}})
+        if on_checkpoint is not None:
+            on_checkpoint(done)
+
+    bar = tqdm(total=n_steps, initial=start, desc=desc, disable=not progress, mininterval=2.0)
+    for i in range(start, n_steps):
+        metrics = {k: float(v) for k, v in step(i).items()}
+        metrics["step"] = i
+        history.append(metrics)
+        bar.update(1)
+        if (i + 1) % every == 0 or i + 1 == n_steps:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k != "step"}, refresh=False)
+            snapshot(i + 1)
+    bar.close()
+    return history
