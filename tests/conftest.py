@@ -1,0 +1,42 @@
+"""Shared fixtures: an isolated artifacts/runs folder and the offline data root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gancnn.paths import project_root
+
+
+@pytest.fixture
+def tmp_artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the artifact cache and runs folder at a temporary directory."""
+    monkeypatch.setenv("GANCNN_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("GANCNN_RUNS", str(tmp_path / "runs"))
+    return tmp_path
+
+
+def _data_root() -> Path:
+    """The data root the suite runs against (GANCNN_DATA, as the library reads it)."""
+    from gancnn.data import data_root
+
+    return data_root()
+
+
+@pytest.fixture
+def offline_data() -> Path:
+    """Skip unless the data root holds the offline copies (CI sets GANCNN_DATA=../shared/data)."""
+    root = _data_root()
+    if not (root / "MNIST" / "raw").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI run without data: GANCNN_DATA={root} holds no MNIST/raw")
+        pytest.skip(f"no offline data under {root}; set GANCNN_DATA")
+    return root
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository root."""
+    return project_root()

@@ -1,0 +1,78 @@
+"""The result cache: keys follow the configuration, writes are atomic, corruption is reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gancnn import cache
+
+
+def _compute_counter() -> tuple[list[int], callable]:
+    calls: list[int] = []
+
+    def compute() -> dict:
+        calls.append(1)
+        return {"acc": 0.5, "curve": np.arange(4.0), "weights": {"w": torch.ones(2, 2)}, "name": "x"}
+
+    return calls, compute
+
+
+def test_roundtrip_and_hit(tmp_artifacts: Path) -> None:
+    calls, compute = _compute_counter()
+    first = cache.cached("quick", "demo", {"a": 1, "b": [1, 2]}, compute)
+    second = cache.cached("quick", "demo", {"b": [1, 2], "a": 1}, compute)  # same config, other key order
+    assert len(calls) == 1 and first["_cached"] is False and second["_cached"] is True
+    np.testing.assert_array_equal(second["curve"], np.arange(4.0))
+    assert torch.equal(second["weights"]["w"], torch.ones(2, 2)) and second["acc"] == 0.5
+    prov = second["_provenance"]
+    for field in ("date", "device", "git_commit", "data_copy", "wall_time_s", "config"):
+        assert field in prov
+    assert (tmp_artifacts / "artifacts" / "quick" / "demo" / prov["key"] / "provenance.json").is_file()
+
+
+def test_config_change_invalidates(tmp_artifacts: Path) -> None:
+    calls, compute = _compute_counter()
+    cache.cached("quick", "demo", {"a": 1}, compute)
+    cache.cached("quick", "demo", {"a": 2}, compute)
+    cache.cached("full", "demo", {"a": 1}, compute)
+    assert len(calls) == 3
+    assert cache.config_key({"a": 1}) != cache.config_key({"a": 1.5})
+
+
+def test_corrupted_file_is_a_clear_error(tmp_artifacts: Path) -> None:
+    _, compute = _compute_counter()
+    out = cache.cached("quick", "demo", {"a": 1}, compute)
+    folder = cache.entry_dir("quick", "demo", {"a": 1})
+    (folder / "arrays.npz").write_bytes(b"garbage")
+    with pytest.raises(cache.CacheCorruptedError, match="delete"):
+        cache.load("quick", "demo", {"a": 1})
+    (folder / "provenance.json").write_text("{not json")
+    with pytest.raises(cache.CacheCorruptedError, match="corrupted"):
+        cache.load("quick", "demo", {"a": 1})
+    assert out["acc"] == 0.5
+
+
+def test_failed_compute_leaves_nothing(tmp_artifacts: Path) -> None:
+    def boom() -> dict:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        cache.cached("quick", "demo", {"a": 9}, boom)
+    assert cache.load("quick", "demo", {"a": 9}) is None
+    parent = tmp_artifacts / "artifacts" / "quick" / "demo"
+    assert not parent.exists() or not any(parent.iterdir())
+
+
+def test_save_is_atomic_no_temporary_left(tmp_artifacts: Path) -> None:
+    cache.save("quick", "demo", {"a": 3}, {"x": 1}, wall_time_s=0.1)
+    cache.save("quick", "demo", {"a": 3}, {"x": 2}, wall_time_s=0.1)  # overwrite
+    parent = tmp_artifacts / "artifacts" / "quick" / "demo"
+    assert [p.name for p in parent.iterdir()] == [cache.config_key({"a": 3})]
+    assert cache.load("quick", "demo", {"a": 3})["x"] == 2
+    prov = json.loads((parent / cache.config_key({"a": 3}) / "provenance.json").read_text())
+    assert set(prov["files"]) == {"result.json"}
