@@ -1,0 +1,166 @@
+"""Training the MNIST GAN and the MNIST CNN (shared loop with checkpoints, results in the artifact cache).
+
+Both models see images scaled to [-1, 1] (the GAN's Tanh range), so CNN features of real and of
+generated digits are computed on the same scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from . import cache, data
+from .models.mnist_cnn import MnistCNN
+from .models.mnist_gan import Discriminator, Generator
+from .paths import runs_dir
+from .train import StepSampler, run_loop
+
+
+def mnist_tensors(split: str) -> tuple[torch.Tensor, torch.Tensor, data.DataCopy]:
+    """All MNIST images of a split as float (N, 1, 28, 28) in [-1, 1], labels, and the data copy."""
+    ds = data.load("mnist", split)
+    x, y = data.to_tensors(ds)
+    return x.float() / 127.5 - 1, y, ds.data_copy
+
+
+def _cnn_compute(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Train the CNN with Adam on the first n_train training images; report test accuracy."""
+    torch.manual_seed(cfg["seed"])
+    x, y, _ = mnist_tensors("train")
+    x, y = x[: cfg["n_train"]], y[: cfg["n_train"]]
+    model = MnistCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    sampler = StepSampler(len(x), cfg["batch_size"], seed=cfg["seed"])
+    n_steps = cfg["epochs"] * sampler.steps_per_epoch
+
+    def step(i: int) -> dict[str, float]:
+        """One Adam step on a mini-batch."""
+        idx = torch.as_tensor(sampler.indices(i))
+        model.train()
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    ckpt = runs_dir() / "checkpoints" / f"mnist-cnn-{cache.config_key(cfg)}.pt"
+    history = run_loop(step, n_steps, {"model": model, "opt": opt}, checkpoint=ckpt, every=200, desc="MNIST CNN")
+    acc = cnn_accuracy(model, *mnist_tensors("test")[:2])
+    return {"state": model.state_dict(), "test_accuracy": acc, "loss": np.array([h["loss"] for h in history]),
+            "n_steps": n_steps}
+
+
+@torch.no_grad()
+def cnn_accuracy(model: MnistCNN, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
+    """Fraction of correctly classified images."""
+    model.eval()
+    correct = sum(int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum()) for i in range(0, len(x), batch))
+    return correct / len(x)
+
+
+def train_cnn(profile: str, seed: int, n_train: int, epochs: int, batch_size: int = 64,
+              lr: float = 1e-3) -> tuple[MnistCNN, dict[str, Any]]:
+    """Train (or load from the cache) the MNIST CNN; return the model in eval mode and the result."""
+    cfg = {"seed": seed, "n_train": n_train, "epochs": epochs, "batch_size": batch_size, "lr": lr}
+    copy = data.load("mnist", "train").data_copy
+    result = cache.cached(profile, "mnist-cnn", cfg, lambda: _cnn_compute(cfg), data_copy=copy)
+    model = MnistCNN()
+    model.load_state_dict(result["state"])
+    return model.eval(), result
+
+
+def _gan_compute(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Train the GAN (non-saturating loss, Adam) on MNIST; keep sample grids at a few steps."""
+    torch.manual_seed(cfg["seed"])
+    x, _, _ = mnist_tensors("train")
+    x = x[: cfg["n_train"]]
+    gen, disc = Generator(), Discriminator()
+    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))
+    sampler = StepSampler(len(x), cfg["batch_size"], seed=cfg["seed"])
+    n_steps = cfg["epochs"] * sampler.steps_per_epoch
+    fixed_z = torch.randn(cfg["n_grid"], gen.noise_dim, generator=torch.Generator().manual_seed(cfg["seed"]))
+    snap_steps = sorted({int(s) for s in np.linspace(0, n_steps, cfg["n_snapshots"]).round()})
+    snaps: dict[int, torch.Tensor] = {}
+
+    def snapshot(done: int) -> None:
+        """Keep the fixed-noise samples at this step."""
+        gen.eval()
+        with torch.no_grad():
+            snaps[done] = gen(fixed_z)
+        gen.train()
+
+    def step(i: int) -> dict[str, float]:
+        """One discriminator and one generator update."""
+        if i in snap_steps:
+            snapshot(i)
+        real = x[torch.as_tensor(sampler.indices(i))]
+        z = torch.randn(len(real), gen.noise_dim)
+        fake = gen(z)
+        ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
+        d_loss = F.binary_cross_entropy_with_logits(disc(real), ones) + \
+            F.binary_cross_entropy_with_logits(disc(fake.detach()), zeros)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = F.binary_cross_entropy_with_logits(disc(fake), ones)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+
+    ckpt = runs_dir() / "checkpoints" / f"mnist-gan-{cache.config_key(cfg)}.pt"
+    history = run_loop(step, n_steps, {"gen": gen, "disc": disc, "opt_g": opt_g, "opt_d": opt_d},
+                       checkpoint=ckpt, every=500, desc="MNIST GAN")
+    snapshot(n_steps)
+    steps = sorted(snaps)
+    return {"gen": gen.state_dict(), "disc": disc.state_dict(), "snapshots": torch.stack([snaps[s] for s in steps]),
+            "snapshot_steps": steps, "d_loss": np.array([h["d_loss"] for h in history]),
+            "g_loss": np.array([h["g_loss"] for h in history]), "n_steps": n_steps}
+
+
+def train_gan(profile: str, seed: int, n_train: int, epochs: int, batch_size: int = 64, lr: float = 2e-4,
+              n_grid: int = 32, n_snapshots: int = 5) -> tuple[Generator, dict[str, Any]]:
+    """Train (or load from the cache) the MNIST GAN; return the generator in eval mode and the result."""
+    cfg = {"seed": seed, "n_train": n_train, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+           "n_grid": n_grid, "n_snapshots": n_snapshots}
+    copy = data.load("mnist", "train").data_copy
+    result = cache.cached(profile, "mnist-gan", cfg, lambda: _gan_compute(cfg), data_copy=copy)
+    gen = Generator()
+    gen.load_state_dict(result["gen"])
+    return gen.eval(), result
+
+
+@torch.no_grad()
+def cnn_features(model: MnistCNN, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """CNN representations (N, 9216) and nothing else, in eval mode."""
+    model.eval()
+    return torch.cat([model.features(images[i:i + batch]) for i in range(0, len(images), batch)])
+
+
+@torch.no_grad()
+def class_pools(gen: Generator, cnn: MnistCNN, classes: list[int], per_class: int, z_sampler: Any,
+                gen_seed: int, batch: int = 2000, max_batches: int = 200) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Generate images until each class (as the CNN labels them) has per_class; return features, images."""
+    g = torch.Generator().manual_seed(gen_seed)
+    feats: dict[int, list[torch.Tensor]] = {c: [] for c in classes}
+    imgs: dict[int, list[torch.Tensor]] = {c: [] for c in classes}
+    counts = dict.fromkeys(classes, 0)
+    gen.eval()
+    cnn.eval()
+    for _ in range(max_batches):
+        x = gen(z_sampler(batch, gen.noise_dim, g).float())
+        f = cnn.features(x)
+        label = cnn.fc2(F.relu(cnn.fc1(f))).argmax(1)
+        for c in classes:
+            take = (label == c).nonzero().squeeze(1)[: per_class - counts[c]]
+            feats[c].append(f[take])
+            imgs[c].append(x[take])
+            counts[c] += len(take)
+        if all(counts[c] >= per_class for c in classes):
+            return [torch.cat(feats[c]) for c in classes], [torch.cat(imgs[c]) for c in classes]
+    raise RuntimeError(f"after {max_batches * batch} samples the generator gave only {counts} images per class "
+                       f"(wanted {per_class}); train longer or choose other classes")
