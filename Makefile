@@ -10,7 +10,6 @@ DEVICE ?= cpu
 CHAPTER ?=
 # Chapters with a full profile worth running on a GPU (make full).
 HEAVY := optimization-exercises adjoint-v1 adjoint-v2 adversarial dcgan-sagan gmm-equivalence
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: setup book page test run full clean

