@@ -1,0 +1,64 @@
+"""torchvision's ImageNet ResNet-50 as a representation map (section 5 of the GAN-math source).
+
+Pretrained ImageNet weights are used when they are in the torch hub cache or can be downloaded;
+otherwise the network keeps torchvision's random initialisation, and `load_resnet50` says which.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import ResNet50_Weights, resnet50
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+WEIGHT_CHOICES = ("auto", "imagenet", "random")
+
+
+def load_resnet50(weights: str = "auto", enum: ResNet50_Weights = ResNet50_Weights.IMAGENET1K_V1
+                  ) -> tuple[nn.Module, str]:
+    """Return (ResNet-50 in eval mode, description of its weights); 'auto' falls back to random weights."""
+    if weights not in WEIGHT_CHOICES:
+        raise ValueError(f"weights must be one of {WEIGHT_CHOICES}, got {weights!r}")
+    if weights != "random":
+        try:
+            model = resnet50(weights=enum)  # reads the hub cache, downloads when it can
+            return model.eval(), f"pretrained ImageNet weights {enum} (torchvision)"
+        except Exception as exc:  # offline: URLError, OSError, ...
+            if weights == "imagenet":
+                raise RuntimeError(f"ImageNet weights {enum} are neither cached nor downloadable: {exc}") from exc
+            reason = f"{type(exc).__name__}: {str(exc)[:120]}"
+    else:
+        reason = "random weights were asked for"
+    return resnet50(weights=None).eval(), f"RANDOM weights (torchvision's initialisation); pretrained not used: {reason}"
+
+
+def preprocess(images: torch.Tensor, size: int = 224) -> torch.Tensor:
+    """Section 5.1: images in [-1, 1] -> resized (bilinear) to size x size, normalised with ImageNet mean/std."""
+    x = (images + 1) / 2
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype)[None, :, None, None]
+    std = torch.tensor(IMAGENET_STD, dtype=x.dtype)[None, :, None, None]
+    return (x - mean) / std
+
+
+def representation(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The 2048-d output of the adaptive average pooling (the input of the fully connected layer)."""
+    trunk = nn.Sequential(*list(model.children())[:-1])
+    with torch.no_grad():
+        return trunk(x).flatten(1)
+
+
+def adaptive_pool_windows(in_size: int, out_size: int) -> list[tuple[int, int]]:
+    """Index windows [floor(i*in/out), ceil((i+1)*in/out)) that adaptive average pooling averages over."""
+    if in_size < 1 or out_size < 1:
+        raise ValueError("sizes must be positive")
+    return [(math.floor(i * in_size / out_size), math.ceil((i + 1) * in_size / out_size)) for i in range(out_size)]
+
+
+def adaptive_pool_kernel(in_size: int, out_size: int) -> int:
+    """The source's kernel size floor((in + out - 1) / out) = ceil(in / out), the largest window length."""
+    return (in_size + out_size - 1) // out_size
