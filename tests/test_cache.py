@@ -76,3 +76,12 @@ def test_save_is_atomic_no_temporary_left(tmp_artifacts: Path) -> None:
     assert cache.load("quick", "demo", {"a": 3})["x"] == 2
     prov = json.loads((parent / cache.config_key({"a": 3}) / "provenance.json").read_text())
     assert set(prov["files"]) == {"result.json"}
+
+
+def test_list_entries(tmp_artifacts: Path) -> None:
+    assert cache.list_entries("full") == []
+    cache.save("full", "b-exp", {"a": 1}, {"x": 1}, wall_time_s=1.0)
+    cache.save("full", "a-exp", {"a": 2}, {"x": 2}, wall_time_s=2.0)
+    cache.save("quick", "a-exp", {"a": 2}, {"x": 2}, wall_time_s=2.0)
+    records = cache.list_entries("full")
+    assert [r["experiment"] for r in records] == ["a-exp", "b-exp"] and records[0]["wall_time_s"] == 2.0

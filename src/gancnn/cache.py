@@ -174,3 +174,15 @@ def cached(profile: str, experiment: str, config: dict[str, Any], compute: Calla
     assert out is not None
     out["_cached"] = False
     return out
+
+
+def list_entries(profile: str) -> list[dict[str, Any]]:
+    """Return the provenance records of every stored result of a profile, sorted by experiment and date."""
+    root = artifacts_dir() / profile
+    records = []
+    for prov in sorted(root.glob("*/*/provenance.json")):
+        try:
+            records.append(json.loads(prov.read_text()))
+        except (OSError, ValueError) as exc:
+            raise CacheCorruptedError(f"{prov} is corrupted ({exc}); delete its folder") from exc
+    return sorted(records, key=lambda r: (r.get("experiment", ""), r.get("date", "")))
