@@ -12,6 +12,15 @@ from torch import nn
 from gancnn import conv
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny convolutions run faster on one thread (no thread-pool synchronisation); restore afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _torch_side(layer: nn.Module, n: int) -> int | None:
     """Output side of a layer on an n x n image, None when torch refuses (float64: the checked reference path)."""
     try:
@@ -92,7 +101,8 @@ def test_stratos_matrix_example() -> None:
 
 
 @pytest.mark.parametrize("c_in,c_out,kernel,stride,padding,dilation",
-                         [(1, 1, 3, 1, 0, 1), (2, 3, 3, 2, 1, 1), (3, 2, 2, 3, 2, 1), (2, 2, 3, 1, 2, 2), (1, 4, 1, 2, 0, 1)])
+                         [(1, 1, 3, 1, 0, 1), (2, 3, 3, 2, 1, 1), (3, 2, 2, 3, 2, 1), (2, 2, 3, 1, 2, 2),
+                          (1, 4, 1, 2, 0, 1)])
 def test_conv_matrix_equals_conv_and_jacobian(c_in: int, c_out: int, kernel: int, stride: int, padding: int,
                                               dilation: int) -> None:
     """V vec(x) + b equals F.conv2d, and V equals the Jacobian of F.conv2d."""
@@ -138,3 +148,33 @@ def test_insert_zeros() -> None:
     """Stride-1 zeros land between pixels."""
     x = torch.arange(1.0, 5.0).view(1, 1, 2, 2)
     assert torch.equal(conv.insert_zeros(x, 2)[0, 0], torch.tensor([[1.0, 0, 2], [0, 0, 0], [3, 0, 4]]))
+
+
+def test_non_overlapping_unit_kernel_gives_a_projection() -> None:
+    """F=S=2 with a unit-norm kernel: V V^T = I, so V^T V is an orthogonal projection (not the identity)."""
+    torch.manual_seed(3)
+    w = torch.randn(1, 1, 2, 2, dtype=torch.float64)
+    matrix = conv.conv_matrix(w / w.norm(), (1, 6, 6), stride=2)
+    assert torch.allclose(matrix @ matrix.T, torch.eye(9, dtype=torch.float64), atol=1e-12)
+    projection = matrix.T @ matrix
+    assert torch.allclose(projection @ projection, projection, atol=1e-12)
+    assert not torch.allclose(projection, torch.eye(36, dtype=torch.float64))
+
+
+def test_figure_layouts_follow_the_lemmas() -> None:
+    """The drawn grids (padding, inserted zeros) give the output sizes of Lemmas 1 and 2."""
+    from gancnn.conv_figures import Case, input_layout
+
+    for size, kernel, stride, padding in itertools.product(range(2, 6), range(1, 4), range(1, 3), range(0, 3)):
+        if padding >= kernel:
+            continue
+        for transposed, extra in ((False, 0),) + tuple((True, a) for a in range(stride)):
+            case = Case(size, kernel, stride, padding, transposed, extra)
+            layout, step = input_layout(case)
+            drawn = (layout.shape[0] - kernel) // step + 1
+            try:
+                expected = (conv.conv_transpose_output_size(size, kernel, stride, padding, extra) if transposed
+                            else conv.conv_output_size(size, kernel, stride, padding))
+            except ValueError:
+                continue
+            assert drawn == expected

@@ -11,6 +11,15 @@ from torch import nn
 from gancnn import normalization
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny convolutions run faster on one thread (no thread-pool synchronisation); restore afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _layers(channels: int, shape: tuple[int, ...], gamma: torch.Tensor, beta: torch.Tensor) -> dict[str, nn.Module]:
     """The four torch layers with the template's per-channel affine parameters."""
     layers = {"batch": nn.BatchNorm2d(channels).train(), "layer": nn.LayerNorm(list(shape[1:])),
@@ -67,3 +76,18 @@ def test_bad_arguments() -> None:
         normalization.select_keys((1, 6, 2, 2), "weight")
     with pytest.raises(ValueError):
         normalization.select_keys((1, 6, 2, 2), "group", groups=4)
+
+
+def test_group_norm_special_cases_and_batch_norm_running_variance() -> None:
+    """G=1 is layer norm, G=C is instance norm; BN stores the unbiased variance as running_var."""
+    torch.manual_seed(2)
+    x = torch.randn(3, 8, 4, 4, dtype=torch.float64) * 2 + 1
+    gamma, beta = torch.randn(8, dtype=torch.float64), torch.randn(8, dtype=torch.float64)
+    tn = normalization.template_normalize
+    assert torch.allclose(tn(x, "group", gamma, beta, groups=1), tn(x, "layer", gamma, beta), atol=1e-12)
+    assert torch.allclose(tn(x, "group", gamma, beta, groups=8), tn(x, "instance", gamma, beta), atol=1e-12)
+    bn = nn.BatchNorm2d(8, momentum=1.0).double().train()
+    with torch.no_grad():
+        bn(x)
+    n = 3 * 4 * 4
+    assert torch.allclose(bn.running_var, x.var(dim=(0, 2, 3), unbiased=False) * n / (n - 1), atol=1e-12)

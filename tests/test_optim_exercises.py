@@ -48,7 +48,7 @@ def test_gradient_matches_autograd(problem):
 @pytest.mark.parametrize("batch_size", [1, 4, None])
 def test_gd_and_sgd_from_zero_reach_min_norm(problem, batch_size):
     X, t = problem
-    traj = oe.run_optimizer(X, t, oe.sgd(0.3), steps=4000, batch_size=batch_size, record_every=500)
+    traj = oe.run_optimizer(X, t, oe.sgd(0.5), steps=2500, batch_size=batch_size, record_every=500)
     assert traj.distance[-1] < 1e-6
     assert max(traj.off_row_space) < 1e-10
 
@@ -56,7 +56,7 @@ def test_gd_and_sgd_from_zero_reach_min_norm(problem, batch_size):
 def test_gd_from_nonzero_keeps_the_off_row_space_part(problem):
     X, t = problem
     w0 = torch.randn(X.shape[1], dtype=X.dtype, generator=torch.Generator().manual_seed(0))
-    traj = oe.run_optimizer(X, t, oe.sgd(0.3), steps=4000, w0=w0, record_every=4000)
+    traj = oe.run_optimizer(X, t, oe.sgd(0.5), steps=2500, w0=w0, record_every=2500)
     expected = oe.min_norm_solution(X, t) + w0 - oe.row_space_projection(X, w0)
     assert torch.allclose(traj.w, expected, atol=1e-6)
 
@@ -84,7 +84,7 @@ def test_rmsprop_counterexample_of_the_source():
 
 def test_adam_does_not_reach_min_norm(problem):
     X, t = problem
-    traj = oe.run_optimizer(X, t, oe.adam(0.01), steps=3000, record_every=3000)
+    traj = oe.run_optimizer(X, t, oe.adam(0.01), steps=1500, record_every=1500)
     assert traj.loss[-1] < 1e-8
     assert traj.distance[-1] > 1e-2
 
@@ -162,3 +162,23 @@ def test_peak_tensor_memory_counts_and_releases():
     assert mem.current == 40
     del c
     assert math.isfinite(mem.peak)
+
+
+def test_any_solution_is_min_norm_plus_null_space_part(problem):
+    X, t = problem
+    u = torch.randn(X.shape[1], dtype=X.dtype, generator=torch.Generator().manual_seed(2))
+    w = oe.min_norm_solution(X, t) + u - oe.row_space_projection(X, u)  # another exact solution
+    assert torch.allclose(X @ w, t, atol=1e-10)
+    lhs = float(w.norm() ** 2)
+    rhs = float(oe.min_norm_solution(X, t).norm() ** 2) + oe.off_row_space_norm(X, w) ** 2
+    assert lhs == pytest.approx(rhs, rel=1e-10)
+
+
+def test_optimal_step_solves_in_one_step_along_an_eigenvector(problem):
+    X, t = problem
+    s, U = torch.linalg.eigh(X @ X.T)
+    t_eig = U[:, 0].clone()  # residual a = -t_eig at w0 = 0 is an eigenvector of X X^T
+    w0 = torch.zeros(X.shape[1], dtype=X.dtype)
+    eta = oe.optimal_step_size(X, t_eig, w0)
+    assert eta == pytest.approx(X.shape[0] / (2 * float(s[0])), rel=1e-10)
+    assert oe.loss_after_step(X, t_eig, w0, eta) < 1e-20

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
+from gancnn.conv import conv_matrix
 from gancnn.models import coursework_cnn, resnet50_cifar, unet
+from gancnn.models.colorization_nets import PoolUpsampleNet
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small batches run faster on one thread on a shared CPU; restore the thread count afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def test_resnet50_matches_torchvision() -> None:
@@ -63,3 +75,23 @@ def test_sharpening_is_identity_minus_laplacian() -> None:
     lap = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=torch.float64).expand(3, 1, 3, 3)
     assert sharp.shape == x.shape
     assert torch.allclose(sharp, x - F.conv2d(x, lap, padding=1, groups=3), atol=1e-12)
+
+
+def test_pool_upsample_outputs_and_connections() -> None:
+    """Hook counts of PoolUpsampleNet equal the coursework's closed forms (k=3, NF=32, NC=24, NIC=1)."""
+    nf, nc = 32, 24
+    for px, outputs in ((32, 3520 * nf + 4352 * nc), (64, 14080 * nf + 17408 * nc)):
+        rows = coursework_cnn.leaf_counts(PoolUpsampleNet(3, nf, nc, 1), (1, px, px))
+        assert sum(r["outputs"] for r in rows) == outputs
+        connections = 9 * (px * px * nf + (px // 2) ** 2 * 2 * nf * nf + (px // 4) ** 2 * 2 * nf * nf
+                           + (px // 2) ** 2 * nf * nc + px * px * nc * nc)
+        assert sum(r["connections"] for r in rows) == connections
+        assert sum(r["weights"] for r in rows) == 9 * (nf + 4 * nf * nf + nf * nc + nc * nc)
+
+
+def test_taps_inside_counts_nonzeros_of_the_conv_matrix() -> None:
+    """Connections on real pixels are the structural non-zeros of V."""
+    for size, kernel, stride, padding in ((7, 3, 2, 1), (6, 4, 1, 2), (5, 3, 1, 0), (8, 5, 3, 2)):
+        matrix = conv_matrix(torch.ones(2, 3, kernel, kernel), (3, size, size), stride, padding)
+        inside = coursework_cnn.taps_inside(size, kernel, stride, padding) ** 2 * 3 * 2
+        assert int((matrix != 0).sum()) == inside

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.animation import FuncAnimation
 import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
@@ -88,7 +89,7 @@ def draw_panel(ax: plt.Axes, case: Case, position: tuple[int, int]) -> None:
 
 def arithmetic_figure(cases: list[Case], n_positions: int = 3) -> plt.Figure:
     """A grid of panels: one row per case, columns the first, second and last kernel positions."""
-    fig, axes = plt.subplots(len(cases), n_positions, figsize=(3.3 * n_positions, 3.0 * len(cases)), squeeze=False)
+    fig, axes = plt.subplots(len(cases), n_positions, figsize=(3.4 * n_positions, 2.4 * len(cases)), squeeze=False)
     for row_axes, case in zip(axes, cases):
         layout, step = input_layout(case)
         out = (layout.shape[0] - case.kernel) // step + 1
@@ -96,9 +97,29 @@ def arithmetic_figure(cases: list[Case], n_positions: int = 3) -> plt.Figure:
         chosen = every[: n_positions - 1] + [every[-1]] if n_positions > 1 else every[:1]
         for ax, position in zip(row_axes, chosen):
             draw_panel(ax, case, position)
-            ax.set_title(f"output cell {position}", fontsize=9)
-        row_axes[0].text(0, -0.9, case.title(), fontsize=9, transform=row_axes[0].transData)
+            ax.set_title(f"output cell {position}", fontsize=10)
+        row_axes[0].set_title("")
+        row_axes[0].set_title(f"{case.title()}\noutput cell {chosen[0]}", fontsize=10, loc="left")
     return fig
+
+
+def animate(case: Case, interval_ms: int = 600) -> FuncAnimation:
+    """An animation over every kernel position of a case (embed with `.to_jshtml()`)."""
+    layout, step = input_layout(case)
+    out = (layout.shape[0] - case.kernel) // step + 1
+    positions = [(r, c) for r in range(out) for c in range(out)]
+    fig, ax = plt.subplots(figsize=(4.2, 2.6))
+
+    def frame(index: int) -> list:
+        """Redraw the panel for one kernel position."""
+        ax.clear()
+        draw_panel(ax, case, positions[index])
+        ax.set_title(f"{case.title()}: output cell {positions[index]}", fontsize=9)
+        return []
+
+    animation = FuncAnimation(fig, frame, frames=len(positions), interval=interval_ms)
+    plt.close(fig)
+    return animation
 
 
 def tap_pattern(kernel: int, in_shape: tuple[int, int, int], stride: int, padding: int) -> np.ndarray:

@@ -35,6 +35,10 @@ class Mixture1D:
         comp = rng.choice(len(self.weights), size=n, p=np.asarray(self.weights) / sum(self.weights))
         return rng.normal(np.asarray(self.means)[comp], np.asarray(self.stds)[comp])
 
+    def shifted(self, mu: float) -> "Mixture1D":
+        """The same mixture translated by mu."""
+        return Mixture1D(self.weights, tuple(m + mu for m in self.means), self.stds)
+
 
 def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
     """D*(x) = p_data / (p_data + p_g), set to 1/2 where both densities vanish."""
@@ -62,12 +66,12 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
     return float(integrate.trapezoid((kl_pm + kl_qm) / 2, x))
 
 
-def game_value_curve(p_data: Mixture1D, shifts: np.ndarray, g_std: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For generators N(mu, g_std^2), mu in shifts, return C(G) = max_D V(G, D) and -log 4 + 2 JSD."""
+def game_value_curve(p_data: Mixture1D, generators: list[Mixture1D], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each generator density return C(G) = V(G, D*_G) and -log 4 + 2 JSD(p_data || p_g)."""
     pd_ = p_data.pdf(x)
     c_vals, jsd_vals = [], []
-    for mu in shifts:
-        pg = stats.norm.pdf(x, mu, g_std)
+    for gen in generators:
+        pg = gen.pdf(x)
         c_vals.append(value(optimal_discriminator(pd_, pg), pd_, pg, x))
         jsd_vals.append(-np.log(4) + 2 * jensen_shannon(pd_, pg, x))
     return np.asarray(c_vals), np.asarray(jsd_vals)

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,22 +31,22 @@ from .spectral import exact_sigma
 def jacobian_spectral_norm(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, n_iter: int = 20,
                            generator: torch.Generator | None = None) -> tuple[float, torch.Tensor]:
     """Largest singular value of the Jacobian of fn at x by power iteration on J^T J (jvp, then vjp)."""
-    v = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    v = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     v = v / v.norm()
     _, pullback = vjp(fn, x)
     sigma = 0.0
     for _ in range(n_iter):
         _, jv = jvp(fn, (x,), (v,))
         (jtjv,) = pullback(jv)
-        sigma = math.sqrt(max(float((v * jtjv).sum()), 0.0))
-        v = jtjv / jtjv.norm().clamp_min(1e-30)
+        sigma = math.sqrt(max(float((v * jtjv).sum().detach()), 0.0))
+        v = (jtjv / jtjv.norm().clamp_min(1e-30)).detach()
     return sigma, v
 
 
 def conv_operator_norm(conv: nn.Conv2d, height: int, width: int, n_iter: int = 30) -> float:
     """Exact operator norm (largest singular value) of a conv layer's linear part on H x W inputs."""
     weight = conv.weight.detach()
-    x0 = torch.zeros(1, conv.in_channels, height, width, dtype=weight.dtype)
+    x0 = torch.zeros(1, conv.in_channels, height, width, dtype=weight.dtype, device=weight.device)
     gen = torch.Generator().manual_seed(0)
     sigma, _ = jacobian_spectral_norm(
         lambda x: F.conv2d(x, weight, None, conv.stride, conv.padding, conv.dilation, conv.groups), x0, n_iter, gen)
@@ -140,7 +141,7 @@ def frozen_generator(g: BigGANDeepGenerator, labels: torch.Tensor, cond: torch.T
 
 def empirical_lipschitz(fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor, n_iter: int = 10,
                         delta: float = 1e-2, seed: int = 0) -> dict[str, float]:
-    """Lower estimates of Lip(fn): max Jacobian norm over points, and max ||fn(z+d)-fn(z)||/||d|| for random and top-singular d."""
+    """Lower estimates of Lip(fn): max Jacobian norm, max ||fn(z+d)-fn(z)||/||d|| for random and top-singular d."""
     gen = torch.Generator().manual_seed(seed)
     jac, ratio_random, ratio_top = [], [], []
     for z in points:
@@ -149,10 +150,27 @@ def empirical_lipschitz(fn: Callable[[torch.Tensor], torch.Tensor], points: torc
         jac.append(sigma)
         with torch.no_grad():
             base = fn(z)
-            d = torch.randn(z.shape, generator=gen)
+            d = torch.randn(z.shape, generator=gen).to(z.device)
             d = delta * d / d.norm()
             ratio_random.append(float((fn(z + d) - base).norm() / d.norm()))
             d = delta * v / v.norm()
             ratio_top.append(float((fn(z + d) - base).norm() / d.norm()))
     return {"max_jacobian_norm": max(jac), "max_ratio_random_direction": max(ratio_random),
             "max_ratio_top_direction": max(ratio_top), "n_points": len(jac)}
+
+
+def study(g: BigGANDeepGenerator, label: torch.Tensor, points: torch.Tensor, truncation: float,
+          n_iter: int = 10, seed: int = 0) -> dict[str, object]:
+    """Bound (frozen at c_0 = c(points[0], label)) and empirical estimates of z -> G(z; c_0), as a cacheable dict."""
+    g.eval()
+    cond = g.condition(points[:1], label).detach()
+    ops, layers = generator_bound(g, cond, truncation)
+    emp = empirical_lipschitz(frozen_generator(g, label, cond, truncation), points, n_iter=n_iter, seed=seed)
+    return {
+        "layer_names": [l.name for l in layers], "layer_kinds": [l.kind for l in layers],
+        "layer_bound": np.array([l.bound for l in layers]), "layer_exact": np.array([l.exact for l in layers]),
+        "op_names": [o.name for o in ops], "op_kinds": [o.kind for o in ops],
+        "op_bound": np.array([o.bound for o in ops]), "op_exact": np.array([o.exact for o in ops]),
+        "bound_sqrt_k_sigma": math.prod(l.bound for l in layers),
+        "bound_exact_conv": math.prod(l.exact for l in layers), **emp,
+    }

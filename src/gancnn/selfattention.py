@@ -11,7 +11,6 @@ x + gamma * o(g beta^T) with a learned scalar gamma that starts at 0 (so a fresh
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -37,20 +36,20 @@ class SelfAttention2d(nn.Module):
         self.phi = _conv1x1(channels, self.key_channels, spectral)
         self.g = _conv1x1(channels, self.value_channels, spectral)
         self.o = _conv1x1(self.value_channels, channels, spectral)
+        self.pool_phi = nn.MaxPool2d(2) if pool else nn.Identity()
+        self.pool_g = nn.MaxPool2d(2) if pool else nn.Identity()
+        self.softmax = nn.Softmax(dim=-1)
         self.gamma = nn.Parameter(torch.zeros(()))
 
     def _keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return phi(x) and g(x), 2x2 max-pooled when pool=True, as (B, C', P) matrices."""
-        phi, g = self.phi(x), self.g(x)
-        if self.pool:
-            phi, g = F.max_pool2d(phi, 2), F.max_pool2d(g, 2)
-        return phi.flatten(2), g.flatten(2)
+        return self.pool_phi(self.phi(x)).flatten(2), self.pool_g(self.g(x)).flatten(2)
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
         """Return the attention map beta in R^{B x N x P}; each row (a query position) sums to 1."""
         theta = self.theta(x).flatten(2)                      # (B, C/r, N)
         phi, _ = self._keys_values(x)                         # (B, C/r, P)
-        return torch.softmax(theta.transpose(1, 2) @ phi, dim=-1)
+        return self.softmax(theta.transpose(1, 2) @ phi)
 
     def forward(self, x: torch.Tensor, return_attention: bool = False
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -62,7 +61,7 @@ class SelfAttention2d(nn.Module):
             raise ValueError(f"pool=True needs even height and width, got {h}x{w}")
         theta = self.theta(x).flatten(2)                      # (B, C/r, N)
         phi, g = self._keys_values(x)                         # (B, C/r, P), (B, C/2, P)
-        beta = torch.softmax(theta.transpose(1, 2) @ phi, dim=-1)   # (B, N, P)
+        beta = self.softmax(theta.transpose(1, 2) @ phi)      # (B, N, P)
         attended = (g @ beta.transpose(1, 2)).view(b, self.value_channels, h, w)
         out = x + self.gamma * self.o(attended)
         return (out, beta) if return_attention else out

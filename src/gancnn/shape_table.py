@@ -52,17 +52,28 @@ def record_shapes(model: nn.Module, run: Callable[[], Any], leaves_only: bool = 
 def as_frame(records: Iterable[ShapeRecord]) -> pd.DataFrame:
     """Return the records as a table with the shape written as 'a x b x c'."""
     return pd.DataFrame([{"order": r.order, "operator name": r.name, "type": r.operator,
-                          "output shape": " x ".join(map(str, r.shape))} for r in records])
+                          "output shape": "×".join(map(str, r.shape))} for r in records])
 
 
-def compare(records: Iterable[ShapeRecord], expected: dict[str, tuple[tuple[int, ...], str]]) -> pd.DataFrame:
-    """Join measured shapes with a {name: (shape, label)} table of stated shapes; flag each row match / MISMATCH."""
+def _text(shape: tuple[int, ...] | str) -> str:
+    """Write a shape as 'a x b x c' (a string is kept as the source wrote it)."""
+    return shape if isinstance(shape, str) else "×".join(map(str, shape))
+
+
+def compare(records: Iterable[ShapeRecord],
+            expected: dict[str, tuple[tuple[int, ...] | str, str, str]]) -> pd.DataFrame:
+    """Join measured shapes with {operator name: (stated shape, where stated, note)}; flag each row."""
     measured = {r.name: r.shape for r in records}
     rows = []
-    for name, (shape, label) in expected.items():
+    for name, (shape, label, note) in expected.items():
         got = measured.get(name)
-        rows.append({"source": label, "operator name": name,
-                     "source shape": " x ".join(map(str, shape)),
-                     "measured shape": "not run" if got is None else " x ".join(map(str, got)),
-                     "agree": "yes" if got == tuple(shape) else "MISMATCH"})
+        agree = got is not None and not isinstance(shape, str) and got == tuple(shape)
+        rows.append({"source": label, "operator name": name, "source shape": _text(shape),
+                     "measured shape": "not run" if got is None else _text(got),
+                     "agree": "yes" if agree else "MISMATCH", "note": note})
     return pd.DataFrame(rows)
+
+
+def unexplained(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a `compare` table that disagree and carry no note explaining why."""
+    return table[(table["agree"] != "yes") & (table["note"].str.strip() == "")]

@@ -189,12 +189,15 @@ class GeneratorBlock(nn.Module):
             raise ValueError(f"BigGAN-deep blocks never widen the skip path: c_in={c_in} < c_out={c_out}")
         mid = max(c_in // bottleneck, 1)
         self.c_in, self.c_out, self.up = c_in, c_out, up
-        self.bn_0, self.relu_0, self.conv_0 = ConditionalBatchNorm2d(c_in, cond_dim, n_stats), nn.ReLU(), sn_conv(c_in, mid, 1)
+        self.bn_0, self.relu_0 = ConditionalBatchNorm2d(c_in, cond_dim, n_stats), nn.ReLU()
+        self.conv_0 = sn_conv(c_in, mid, 1)
         self.bn_1, self.relu_1 = ConditionalBatchNorm2d(mid, cond_dim, n_stats), nn.ReLU()
         self.up_0 = nn.Upsample(scale_factor=2, mode="nearest") if up else None
         self.conv_1 = sn_conv(mid, mid, 3)
-        self.bn_2, self.relu_2, self.conv_2 = ConditionalBatchNorm2d(mid, cond_dim, n_stats), nn.ReLU(), sn_conv(mid, mid, 3)
-        self.bn_3, self.relu_3, self.conv_3 = ConditionalBatchNorm2d(mid, cond_dim, n_stats), nn.ReLU(), sn_conv(mid, c_out, 1)
+        self.bn_2, self.relu_2 = ConditionalBatchNorm2d(mid, cond_dim, n_stats), nn.ReLU()
+        self.conv_2 = sn_conv(mid, mid, 3)
+        self.bn_3, self.relu_3 = ConditionalBatchNorm2d(mid, cond_dim, n_stats), nn.ReLU()
+        self.conv_3 = sn_conv(mid, c_out, 1)
         self.drop = ChannelDrop(c_out) if c_out < c_in else None
         self.up_1 = nn.Upsample(scale_factor=2, mode="nearest") if up else None
         self.add = Add()
@@ -230,7 +233,7 @@ class LayerSpec:
 
 
 def layer_plan(resolution: int, width: int, attention_resolution: int | None = 64) -> list[LayerSpec]:
-    """Return BigGAN-deep's layer sequence: per scale, a plain block then an up block; attention after the up block reaching attention_resolution."""
+    """BigGAN-deep's layer sequence: per scale a plain block, then an up block (attention after reaching its size)."""
     if resolution not in CHANNEL_MULTIPLIERS:
         raise ValueError(f"resolution must be one of {sorted(CHANNEL_MULTIPLIERS)}, got {resolution}")
     mult = CHANNEL_MULTIPLIERS[resolution]
@@ -244,7 +247,7 @@ def layer_plan(resolution: int, width: int, attention_resolution: int | None = 6
         if attention_resolution == size:
             plan.append(LayerSpec("s", c_next, c_next))
     if attention_resolution is not None and not any(s.kind == "s" for s in plan):
-        raise ValueError(f"attention_resolution {attention_resolution} is not one of the up-sampled sizes 8..{resolution}")
+        raise ValueError(f"attention_resolution {attention_resolution} is not an up-sampled size in 8..{resolution}")
     return plan
 
 
@@ -309,7 +312,7 @@ class BigGANDeepGenerator(nn.Module):
 
     @torch.no_grad()
     def record_standing_stats(self, z: torch.Tensor, labels: torch.Tensor, truncation: float = 0.4) -> None:
-        """Store every batch norm's batch statistics on (z, labels) in all rows of its bank (BigGAN's 'standing stats')."""
+        """Store each batch norm's batch statistics on (z, labels) in all rows of its bank ('standing statistics')."""
         bns = [m for m in self.modules() if isinstance(m, ConditionalBatchNorm2d)]
         for bn in bns:
             bn.record_stats = True

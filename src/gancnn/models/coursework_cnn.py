@@ -4,13 +4,17 @@ CNN: conv 3x3 (3->32), max-pool 2, conv 3x3 (32->64), max-pool 2, conv 3x3 (64->
 FC: the same layout with every convolution replaced by a fully connected layer that keeps the
 shape (3x32x32 -> 3x32x32, then 3x16x16, then 3x8x8). The coursework counts neurons (outputs of the
 convolution, pooling and linear layers) and parameters without biases; both are computed from the
-modules by `layer_counts`.
+modules by `layer_counts`. `leaf_counts` does the same for any network, adding the coursework's
+count of connections of each convolution (k*k*C_in per output value) and the count without the
+taps that fall on padding.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from ..conv import conv_output_size
 
 SHARPEN = ((0.0, -1.0, 0.0), (-1.0, 5.0, -1.0), (0.0, -1.0, 0.0))  # the coursework's sharpening filter
 
@@ -67,3 +71,37 @@ def layer_counts(model: nn.Sequential, in_shape: tuple[int, int, int] = (3, 32, 
 def sharpening_kernel(channels: int = 1) -> torch.Tensor:
     """The sharpening filter as a depthwise conv weight (channels, 1, 3, 3)."""
     return torch.tensor(SHARPEN).expand(channels, 1, 3, 3).clone()
+
+
+def taps_inside(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """Number of (output position, kernel tap) pairs along one axis whose tap reads a real pixel, not padding."""
+    out = conv_output_size(size, kernel, stride, padding, dilation)
+    return sum(1 for i in range(out) for u in range(kernel) if 0 <= i * stride + u * dilation - padding < size)
+
+
+def leaf_counts(model: nn.Module, in_shape: tuple[int, int, int]) -> list[dict[str, object]]:
+    """Per leaf module of a forward pass on one image: output values, conv weights (no bias), connections."""
+    rows: list[dict[str, object]] = []
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        """Forward hook: append one row for this module."""
+        row = {"layer": type(module).__name__, "output": tuple(output.shape[1:]), "outputs": output[0].numel(),
+               "weights": 0, "connections": 0, "connections inside": 0}
+        if isinstance(module, nn.Conv2d):
+            c_in, (kh, kw) = module.in_channels // module.groups, module.kernel_size
+            (h, w), (sh, sw), (ph, pw) = inputs[0].shape[2:], module.stride, module.padding
+            row["weights"] = module.weight.numel()
+            row["connections"] = output[0].numel() * c_in * kh * kw
+            row["connections inside"] = (taps_inside(h, kh, sh, ph, module.dilation[0])
+                                         * taps_inside(w, kw, sw, pw, module.dilation[1]) * c_in * module.out_channels)
+        rows.append(row)
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(record) for m in leaves]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *in_shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return rows

@@ -33,15 +33,16 @@ def load_resnet50(weights: str = "auto", enum: ResNet50_Weights = ResNet50_Weigh
             reason = f"{type(exc).__name__}: {str(exc)[:120]}"
     else:
         reason = "random weights were asked for"
-    return resnet50(weights=None).eval(), f"RANDOM weights (torchvision's initialisation); pretrained not used: {reason}"
+    text = f"RANDOM weights (torchvision's initialisation); pretrained not used: {reason}"
+    return resnet50(weights=None).eval(), text
 
 
 def preprocess(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     """Section 5.1: images in [-1, 1] -> resized (bilinear) to size x size, normalised with ImageNet mean/std."""
     x = (images + 1) / 2
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype)[None, :, None, None]
-    std = torch.tensor(IMAGENET_STD, dtype=x.dtype)[None, :, None, None]
+    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device)[None, :, None, None]
+    std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device)[None, :, None, None]
     return (x - mean) / std
 
 
@@ -60,5 +61,5 @@ def adaptive_pool_windows(in_size: int, out_size: int) -> list[tuple[int, int]]:
 
 
 def adaptive_pool_kernel(in_size: int, out_size: int) -> int:
-    """The source's kernel size floor((in + out - 1) / out) = ceil(in / out), the largest window length."""
+    """The source's kernel size floor((in + out - 1) / out) = ceil(in / out); exact when out divides in."""
     return (in_size + out_size - 1) // out_size

@@ -23,7 +23,8 @@ GROUPS = 32
 class ResBlockU(nn.Module):
     """ResBlock^U: GroupNorm-swish-conv, add the projected context, GroupNorm-swish-dropout-conv, plus shortcut."""
 
-    def __init__(self, in_channels: int, out_channels: int, context_dim: int = CONTEXT_DIM, dropout: float = 0.1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, context_dim: int = CONTEXT_DIM,
+                 dropout: float = 0.1) -> None:
         """Build a block mapping in_channels to out_channels."""
         super().__init__()
         self.norm1 = nn.GroupNorm(GROUPS, in_channels)
