@@ -79,20 +79,29 @@ def test_jvp_reconstruction_is_not_trivial() -> None:
 def test_every_rm_reconstructs_and_rms_are_related(name: str, version: int, layer: str) -> None:
     """<[x; x_b], H> equals the unit for RM1-RM4 (and RM0); RM3 = sum_s RM4, RM2 = sum_j RM4, RM1 = sum RM2."""
     abm = AdjointBackMap((V1_MODELS if version == 1 else V2_MODELS)[name](), version=version)
-    x = images(1, 8)[0]
-    h = {m: abm.hypersurfaces(x, layer, m) for m in ("RM1", "RM2", "RM3", "RM4")}
-    h["RM0"] = abm.hypersurfaces(x, abm.layers[-1], "RM0")
+    x = images(1, 4)[0]
+    c_in, c_out, ho, wo = abm.units(x[None], layer, "RM4").shape[1:]
+    outs = torch.tensor([3])  # one out-channel i, all in-channels j and positions s
+    grid4 = torch.arange(c_in * c_out * ho * wo).view(c_in, c_out, ho, wo)[:, outs]
+    grid3 = torch.arange(c_in * c_out).view(c_in, c_out)[:, outs]
+    grid2 = torch.arange(c_out * ho * wo).view(c_out, ho, wo)[outs]
+    h = {"RM4": abm.hypersurfaces(x, layer, "RM4", units=grid4.flatten(), chunk_size=512),
+         "RM3": abm.hypersurfaces(x, layer, "RM3", units=grid3.flatten()),
+         "RM2": abm.hypersurfaces(x, layer, "RM2", units=grid2.flatten()),
+         "RM1": abm.hypersurfaces(x, layer, "RM1", units=outs),
+         "RM0": abm.hypersurfaces(x, abm.layers[-1], "RM0")}
     for mode, hs in h.items():
         assert torch.allclose(hs.reconstruct(x, abm.x_b), hs.values, rtol=1e-9, atol=1e-9 * hs.values.abs().max()), mode
-    c_in, c_out, ho, wo = h["RM4"].unit_shape
-    rm4_img = h["RM4"].image.view(c_in, c_out, ho, wo, -1)
-    rm4_b = h["RM4"].bias.view(c_in, c_out, ho, wo, -1)
-    assert torch.allclose(rm4_img.sum((2, 3)).flatten(0, 1), h["RM3"].image.flatten(1), atol=1e-10)
-    assert torch.allclose(rm4_b.sum((2, 3)).flatten(0, 1), h["RM3"].bias, atol=1e-10)
-    assert torch.allclose(rm4_img.sum(0).flatten(0, 2), h["RM2"].image.flatten(1), atol=1e-10)
-    rm2 = h["RM2"].image.view(c_out, ho * wo, -1)
-    assert torch.allclose(rm2.sum(1), h["RM1"].image.flatten(1), atol=1e-10)
-    assert torch.allclose(h["RM3"].image.view(c_in, c_out, -1).sum(0), h["RM1"].image.flatten(1), atol=1e-10)
+    n_out = len(outs)
+    for part in ("image", "bias"):
+        rm4 = getattr(h["RM4"], part).reshape(c_in, n_out, ho * wo, -1)
+        rm3 = getattr(h["RM3"], part).reshape(c_in, n_out, -1)
+        rm2 = getattr(h["RM2"], part).reshape(n_out, ho * wo, -1)
+        rm1 = getattr(h["RM1"], part).reshape(n_out, -1)
+        assert torch.allclose(rm4.sum(2), rm3, atol=1e-10), part  # eq. 3.9: sum over stride moves s
+        assert torch.allclose(rm4.sum(0), rm2, atol=1e-10), part  # eq. 3.10: sum over in-channels j
+        assert torch.allclose(rm2.sum(1), rm1, atol=1e-10), part  # eq. 3.11
+        assert torch.allclose(rm3.sum(0), rm1, atol=1e-10), part
 
 
 def test_vjp_matches_explicit_jacobian_and_scale_invariance() -> None:
@@ -176,3 +185,48 @@ def test_refuses_bn_unknown_layers_bias_and_bad_modes() -> None:
         abm.hypersurfaces(x, "features.conv1", "RM0")
     with pytest.raises(ValueError, match="only has mode RM0"):
         abm.hypersurfaces(x, "fc", "RM2")
+
+
+def test_class_hypersurfaces_batch_equals_per_image() -> None:
+    """One backward pass for a batch gives each image's own RM0 hypersurface of its chosen class."""
+    abm = AdjointBackMap(V1_MODELS["vgg7"](), version=1)
+    x = images(3, 8)
+    classes = torch.tensor([2, 0, 7])
+    batch = adjoint.class_hypersurfaces(abm, x, classes)
+    for i in range(3):
+        single = abm.hypersurfaces(x[i], "fc", "RM0", units=[int(classes[i])]).image[0]
+        assert torch.allclose(batch[i], single, atol=1e-12)
+
+
+def test_spectral_fraction() -> None:
+    """A slow cosine has no energy above Nyquist/2; white noise has most of its energy there."""
+    noise = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert float(adjoint.high_frequency_fraction(noise).mean()) > 0.6
+    smooth = torch.cos(2 * torch.pi * torch.arange(32) / 32).expand(1, 3, 32, 32)
+    assert float(adjoint.high_frequency_fraction(smooth)) < 1e-12
+    checker = (-1.0) ** (torch.arange(32)[:, None] + torch.arange(32)[None, :])
+    assert float(adjoint.high_frequency_fraction(checker.expand(1, 3, 32, 32))) > 0.999
+
+
+def test_chain_recurrence_matches_autograd() -> None:
+    """The explicit recurrence (eq. 3.20) gives C_l = J_l [x; x_b] and J_l equals autograd's Jacobian of the FC layer."""
+    eq = V2_MODELS["vgg7-bn"]()
+    layout = folding.bias_layout(eq)
+    x_b = folding.gather(eq, layout)
+    x = images(1, 4)[0]
+    rec = adjoint.chain_recurrence(eq, x, layout, x_b)
+    v = torch.cat([x.reshape(-1), x_b])
+    for _, c, jac in rec:
+        assert torch.allclose(jac @ v, c, atol=1e-12)
+    jac_fc = torch.func.jacrev(lambda f: folding.call_with_bias(eq, layout, f[:x.numel()].reshape(1, *x.shape),
+                                                                f[x.numel():])[0])(v)
+    assert torch.allclose(rec[-1][2], jac_fc, atol=1e-12)
+
+
+def test_verify_by_hypersurfaces_sampled_route() -> None:
+    """The explicit <x, H> route on sampled units reproduces every sampled unit and counts them per layer."""
+    abm = AdjointBackMap(V2_MODELS["fixup-bias"]().float(), version=2)
+    out = adjoint.verify_by_hypersurfaces(abm, images(1, 8).float(), n_units=8)
+    assert out["order"] == abm.layers
+    assert all(out["layers"][n]["n"] == 8 for n in abm.layers)
+    assert all(out["layers"][n]["percent_within"] == 100.0 for n in abm.layers)

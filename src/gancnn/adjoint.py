@@ -306,9 +306,48 @@ def verify_batches(abm: AdjointBackMap, batches: list[torch.Tensor] | object, to
         for n, (c, p) in res.items():
             stats[n].add(c, p)
     n_units = sum(s.n for s in stats.values())
-    return {"layers": {n: s.summary() for n, s in stats.items()}, "bins": bins.tolist(), "n_images": n_images,
+    return {"layers": {n: s.summary() for n, s in stats.items()}, "order": list(abm.layers),
+            "bins": bins.tolist(), "n_images": n_images,
             "n_units": n_units, "seconds_verify": t_jvp, "seconds_forward": t_fwd,
             "units_per_second": n_units / max(t_jvp, 1e-12), "verify_over_forward": t_jvp / max(t_fwd, 1e-12)}
+
+
+def verify_by_hypersurfaces(abm: AdjointBackMap, x: torch.Tensor, n_units: int, tol: float = 0.01,
+                            seed: int = 0, k: float = K_DEFAULT, bins: np.ndarray | None = None) -> dict:
+    """The source's route on a random sample of units: build H by vjp, then take <x, H_I> + <x_b, H_b> explicitly.
+
+    Unlike the jvp check, whose tangent arithmetic can coincide op for op with the forward pass, this
+    sums in a different order (an inner product over the whole input), so float32 rounding shows.
+    """
+    bins = np.linspace(-12, 4, 65) if bins is None else bins
+    stats = {n: LayerStats(tol=tol, bins=bins) for n in abm.layers}
+    gen = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    for xi in x.to(abm.dtype):
+        for layer in abm.layers:
+            mode = "RM0" if layer == abm.layers[-1] and isinstance(abm._modules[layer], nn.Linear) else "RM2"
+            total = abm.units(xi[None], layer, mode)[0].numel()
+            idx = torch.randperm(total, generator=gen)[:n_units]
+            h = abm.hypersurfaces(xi, layer, mode, units=idx, k=k, chunk_size=None)
+            stats[layer].add(h.values, h.reconstruct(xi, abm.x_b))
+    seconds = time.perf_counter() - start
+    n = sum(s.n for s in stats.values())
+    return {"layers": {name: st.summary() for name, st in stats.items()}, "order": list(abm.layers),
+            "bins": bins.tolist(), "n_images": int(x.shape[0]), "n_units": n, "seconds": seconds,
+            "units_per_second": n / max(seconds, 1e-12)}
+
+
+def class_hypersurfaces(abm: AdjointBackMap, x: torch.Tensor, classes: torch.Tensor,
+                        k: float = K_DEFAULT) -> torch.Tensor:
+    """Image parts of the RM0 hypersurfaces of one chosen class per image, for a whole batch in one backward pass."""
+    x = x.to(abm.dtype)
+    rows = torch.arange(x.shape[0])
+
+    def total(xi: torch.Tensor) -> torch.Tensor:
+        """Sum over images of each image's chosen class score (images do not interact in eval mode)."""
+        return abm.units(xi, abm.layers[-1], "RM0")[rows, classes].sum()
+
+    return torch.func.grad(total)(k * x).detach()
 
 
 def input_x_gradient(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
@@ -329,3 +368,64 @@ def bias_gradient_decomposition(model: nn.Module, x: torch.Tensor, target: int) 
     bias_part = sum(((g * b).sum() for g, b in zip(grads[1:], biases) if g is not None),
                     start=torch.zeros((), dtype=x.dtype)).detach()
     return image_part, bias_part
+
+
+def high_frequency_fraction(x: torch.Tensor, cutoff: float = 0.5) -> torch.Tensor:
+    """Share of spectral energy (DC excluded) at radial frequency above `cutoff` x Nyquist, per item of (N, C, H, W)."""
+    spec = torch.fft.fft2(x.double()).abs().square().sum(1)  # energy summed over channels: (N, H, W)
+    fy = torch.fft.fftfreq(x.shape[-2], dtype=torch.float64).abs() * 2  # in units of Nyquist
+    fx = torch.fft.fftfreq(x.shape[-1], dtype=torch.float64).abs() * 2
+    radius = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+    spec[:, 0, 0] = 0.0
+    return spec[:, radius > cutoff].sum(1) / spec.flatten(1).sum(1)
+
+
+def centered_log_spectrum(x: torch.Tensor) -> torch.Tensor:
+    """log10 |FFT| per channel with the DC term removed and zero frequency in the centre, for plotting."""
+    spec = torch.fft.fft2(x.double())
+    spec[..., 0, 0] = 0.0
+    return torch.log10(torch.fft.fftshift(spec.abs(), dim=(-2, -1)) + 1e-12)
+
+
+def chain_recurrence(model: nn.Module, x: torch.Tensor, layout: BiasLayout,
+                     x_b: torch.Tensor) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Build J_l by the recurrence J_l = W_l Sigma_{l-1} J_{l-1} + [O, R_l] (eq. 3.20) for a chain `fc(features(x))`.
+
+    Every linear piece (conv without bias, pooling, flattening, FC) is turned into an explicit matrix
+    with `torch.func.jacrev`; Sigma is the diagonal of the activation's derivative (eq. 3.21). Returns
+    (layer name, C_l evaluated by the recurrence's forward pass, J_l) for every conv and the FC layer.
+    Meant for small images: the matrices are dense.
+    """
+    if not (hasattr(model, "features") and hasattr(model, "fc")):
+        raise ValueError("chain_recurrence needs a model of the form fc(features(x))")
+    chain = [(f"features.{n}", m) for n, m in model.features.named_children()] + [("fc", model.fc)]
+    pieces = restrict(x_b, layout)
+    d = x.numel()
+    v = x.reshape(-1)
+    jac = torch.cat([torch.eye(d, dtype=x.dtype), torch.zeros(d, layout.size, dtype=x.dtype)], 1)
+    shape = tuple(x.shape)
+    out = []
+    for name, module in chain:
+        if isinstance(module, (nn.ReLU, nn.LeakyReLU)):
+            slope = module.negative_slope if isinstance(module, nn.LeakyReLU) else 0.0
+            sigma = torch.where(v > 0, torch.ones_like(v), torch.full_like(v, slope))
+            v, jac = sigma * v, sigma[:, None] * jac
+            continue
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            weight_only = (lambda t, m=module: F.conv2d(t, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+                           if isinstance(m, nn.Conv2d) else F.linear(t, m.weight))
+        else:
+            weight_only = module
+        matrix = torch.func.jacrev(lambda flat: weight_only(flat.reshape(1, *shape)).reshape(-1))(v)
+        shape = tuple(weight_only(v.reshape(1, *shape)).shape[1:])
+        v, jac = matrix @ v, matrix @ jac
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            bias_name = f"{name}.bias"
+            if bias_name in pieces:
+                r = layout.restriction_matrix(bias_name, dtype=x.dtype)
+                if isinstance(module, nn.Conv2d):  # a channel bias is broadcast over the feature map
+                    r = r.repeat_interleave(shape[-2] * shape[-1], dim=0)
+                v = v + r @ x_b
+                jac = jac + torch.cat([torch.zeros(r.shape[0], d, dtype=x.dtype), r], 1)
+            out.append((name, v.clone(), jac.clone()))
+    return out

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: no widget warnings in executed pages
 
 from .seed import rng_state, set_rng_state
 
