@@ -142,25 +142,33 @@ def cnn_features(model: MnistCNN, images: torch.Tensor, batch: int = 500) -> tor
 
 
 @torch.no_grad()
-def class_pools(gen: Generator, cnn: MnistCNN, classes: list[int], per_class: int, z_sampler: Any,
-                gen_seed: int, batch: int = 2000, max_batches: int = 200) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Generate images until each class (as the CNN labels them) has per_class; return features, images."""
+def class_pools(gen: Generator, cnn: MnistCNN, classes: list[int] | int, per_class: int, z_sampler: Any,
+                gen_seed: int, batch: int = 1000, max_batches: int = 40) -> tuple[list[int], list[torch.Tensor], list[torch.Tensor]]:
+    """Generate until each class (as the CNN labels the images) has per_class; return classes, features, images.
+
+    `classes` is a list of digits, or a number k: the k digits most frequent in the first batch (sorted).
+    """
     g = torch.Generator().manual_seed(gen_seed)
-    feats: dict[int, list[torch.Tensor]] = {c: [] for c in classes}
-    imgs: dict[int, list[torch.Tensor]] = {c: [] for c in classes}
-    counts = dict.fromkeys(classes, 0)
     gen.eval()
     cnn.eval()
+    feats: dict[int, list[torch.Tensor]] = {}
+    imgs: dict[int, list[torch.Tensor]] = {}
+    counts: dict[int, int] = {}
     for _ in range(max_batches):
         x = gen(z_sampler(batch, gen.noise_dim, g).float())
         f = cnn.features(x)
         label = cnn.fc2(F.relu(cnn.fc1(f))).argmax(1)
-        for c in classes:
+        if not counts:
+            if isinstance(classes, int):
+                classes = sorted(int(c) for c in label.bincount(minlength=10).argsort(descending=True)[:classes])
+            feats, imgs, counts = {c: [] for c in classes}, {c: [] for c in classes}, dict.fromkeys(classes, 0)
+        for c in counts:
             take = (label == c).nonzero().squeeze(1)[: per_class - counts[c]]
             feats[c].append(f[take])
             imgs[c].append(x[take])
             counts[c] += len(take)
-        if all(counts[c] >= per_class for c in classes):
-            return [torch.cat(feats[c]) for c in classes], [torch.cat(imgs[c]) for c in classes]
+        if all(v >= per_class for v in counts.values()):
+            return list(counts), [torch.cat(feats[c]) for c in counts], [torch.cat(imgs[c]) for c in counts]
     raise RuntimeError(f"after {max_batches * batch} samples the generator gave only {counts} images per class "
                        f"(wanted {per_class}); train longer or choose other classes")
+

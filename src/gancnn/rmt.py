@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import integrate, linalg, stats
+from scipy import integrate, stats
 
 Sampler = Callable[[int, int, torch.Generator], torch.Tensor]
 
@@ -35,7 +35,7 @@ class ClassStats:
     """
 
     mean: torch.Tensor  # (p,)
-    basis: torch.Tensor  # (p, r), orthonormal columns
+    basis: torch.Tensor | None  # (p, r), orthonormal columns; None means the identity (r = p)
     scales: torch.Tensor  # (r,), singular values of C^(1/2)
 
     @property
@@ -45,14 +45,20 @@ class ClassStats:
 
     def sqrt_cov(self) -> torch.Tensor:
         """The dense p x p symmetric root C^(1/2) (for checks on small p)."""
+        if self.basis is None:
+            return torch.diag(self.scales)
         return (self.basis * self.scales) @ self.basis.T
 
     def cov(self) -> torch.Tensor:
         """The dense p x p covariance C (for checks on small p)."""
+        if self.basis is None:
+            return torch.diag(self.scales**2)
         return (self.basis * self.scales**2) @ self.basis.T
 
     def apply_sqrt(self, t: torch.Tensor) -> torch.Tensor:
         """Return t C^(1/2) for rows t (n, p) without forming C: ((t V) * scales) V^T."""
+        if self.basis is None:
+            return t * self.scales
         return ((t @ self.basis) * self.scales) @ self.basis.T
 
 
@@ -140,10 +146,14 @@ def top_relative_error(a: torch.Tensor, b: torch.Tensor, k: int) -> float:
     return float(((a - b).abs() / b.abs().clamp_min(1e-300)).max())
 
 
-def subspace_distance(u: torch.Tensor, v: torch.Tensor) -> float:
-    """Sine of the largest principal angle between the column spans of u and v (scipy.linalg)."""
-    angles = linalg.subspace_angles(np.asarray(u, dtype=float), np.asarray(v, dtype=float))
-    return float(np.sin(angles.max()))
+def class_alignment(u: torch.Tensor, n_classes: int) -> np.ndarray:
+    """For each eigenvector (column of u, rows grouped in equal class blocks): squared norm of its class-mean part."""
+    u = torch.as_tensor(u).double()
+    per_class = u.shape[0] // n_classes
+    if per_class * n_classes != u.shape[0]:
+        raise ValueError(f"{u.shape[0]} rows do not split into {n_classes} equal classes")
+    block_sums = u.reshape(n_classes, per_class, -1).sum(1)  # J^T u with J the 0/1 class indicators
+    return (block_sums.square().sum(0) / per_class).numpy()  # ||P_J u||^2, in [0, 1] for unit u
 
 
 @dataclass
@@ -153,28 +163,29 @@ class SpectrumComparison:
     w1: float  # Wasserstein-1 between all eigenvalues, divided by the mean eigenvalue of the first
     ks: float  # Kolmogorov-Smirnov statistic between all eigenvalues
     top: float  # largest relative error among the k top eigenvalues
-    subspace: float  # sin of the largest principal angle between the leading k-dim eigenspaces
+    alignment: float  # largest difference in class alignment among the k leading eigenvectors
 
     def as_dict(self) -> dict[str, float]:
         """Return the four numbers as a dict."""
-        return {"w1": self.w1, "ks": self.ks, "top": self.top, "subspace": self.subspace}
+        return {"w1": self.w1, "ks": self.ks, "top": self.top, "alignment": self.alignment}
 
 
-def compare(x: torch.Tensor, y: torch.Tensor, k: int) -> SpectrumComparison:
-    """Compare Gram spectra of two equally shaped matrices whose rows are ordered by class alike."""
+def compare(x: torch.Tensor, y: torch.Tensor, k: int, n_classes: int) -> SpectrumComparison:
+    """Compare Gram spectra of two equally shaped matrices whose rows come in equal class blocks, ordered alike."""
     if x.shape != y.shape:
         raise ValueError(f"shapes differ: {tuple(x.shape)} vs {tuple(y.shape)}")
     ex, ux = gram_eigh(x)
     ey, uy = gram_eigh(y)
     scale = float(ex.mean())
-    return SpectrumComparison(wasserstein1(ex, ey) / scale, ks(ex, ey), top_relative_error(ey, ex, k),
-                              subspace_distance(ux[:, :k], uy[:, :k]))
+    align = np.abs(class_alignment(ux[:, :k], n_classes) - class_alignment(uy[:, :k], n_classes)).max()
+    return SpectrumComparison(wasserstein1(ex, ey) / scale, ks(ex, ey), top_relative_error(ey, ex, k), float(align))
 
 
-def noise_floor(draw: Callable[[torch.Generator], torch.Tensor], k: int, n_pairs: int, seed: int) -> dict[str, np.ndarray]:
+def noise_floor(draw: Callable[[torch.Generator], torch.Tensor], k: int, n_classes: int, n_pairs: int,
+                seed: int) -> dict[str, np.ndarray]:
     """The distances between pairs of independent draws of the same model (what 'equal' looks like)."""
     gen = torch.Generator().manual_seed(seed)
-    rows = [compare(draw(gen), draw(gen), k).as_dict() for _ in range(n_pairs)]
+    rows = [compare(draw(gen), draw(gen), k, n_classes).as_dict() for _ in range(n_pairs)]
     return {name: np.array([r[name] for r in rows]) for name in rows[0]}
 
 
@@ -194,11 +205,73 @@ def marchenko_pastur_pdf(x: np.ndarray, ratio: float) -> np.ndarray:
     return out
 
 
-def marchenko_pastur_cdf(x: float, ratio: float) -> float:
-    """Cumulative distribution of the Marchenko-Pastur law (numerical integral of the density)."""
+def marchenko_pastur_cdf(x: np.ndarray | float, ratio: float, grid: int = 20_001) -> np.ndarray:
+    """Cumulative distribution of the Marchenko-Pastur law (cumulative trapezoid of the density on a grid)."""
     lo, hi = (1 - np.sqrt(ratio)) ** 2, (1 + np.sqrt(ratio)) ** 2
-    if x <= lo:
-        return 0.0
-    if x >= hi:
-        return 1.0
-    return float(integrate.quad(lambda s: marchenko_pastur_pdf(np.array([s]), ratio)[0], lo, x, limit=200)[0])
+    xs = lo + (hi - lo) * (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, grid)))  # denser at the edges
+    cdf = integrate.cumulative_trapezoid(marchenko_pastur_pdf(xs, ratio), xs, initial=0)
+    return np.interp(np.asarray(x, dtype=float), xs, cdf / cdf[-1], left=0.0, right=1.0)
+
+
+# ---------------------------------------------------------------- experiments built from the pieces above
+
+
+def isotropic_like(st: ClassStats) -> ClassStats:
+    """The wrong-covariance control: same mean and trace, covariance (tr C / p) I (an isotropic GMM)."""
+    p = st.dim
+    level = float(st.scales.square().sum() / p) ** 0.5
+    return ClassStats(st.mean, None, torch.full((p,), level, dtype=torch.float64))
+
+
+def twin_experiment(pools: Sequence[torch.Tensor], m: int, k: int, seed: int, t_sampler: Sampler = gaussian,
+                    n_floor: int = 3) -> dict[str, np.ndarray | float]:
+    """GAN rows vs their GMM twin, a second twin (noise floor) and an isotropic control; spectra and distances."""
+    gen = torch.Generator().manual_seed(seed)
+    sts, x = split_stats_samples(pools, m)
+    n = x.shape[0] // len(pools)
+    twin = gmm_twin(sts, n, gen, t_sampler)
+    control = gmm_twin([isotropic_like(s) for s in sts], n, gen, t_sampler)
+    ev_x, u_x = gram_eigh(x)
+    ev_t, u_t = gram_eigh(twin)
+    out: dict[str, np.ndarray | float] = {
+        "eig_gan": ev_x.numpy(), "eig_gmm": ev_t.numpy(), "eig_control": gram_eigenvalues(control).numpy(),
+        "vec_gan": u_x[:, :k].numpy(), "vec_gmm": u_t[:, :k].numpy(),
+    }
+    for name, other in (("gmm", twin), ("control", control)):
+        for key, value in compare(x, other, k, len(pools)).as_dict().items():
+            out[f"{name}_{key}"] = value
+    floor = noise_floor(lambda g: gmm_twin(sts, n, g, t_sampler), k, len(pools), n_floor, seed + 1)
+    for key, values in floor.items():
+        out[f"floor_{key}"] = float(values.max())
+    return out
+
+
+def subsample_eigenvalues(pools: Sequence[torch.Tensor], n: int, n_sims: int, seed: int) -> np.ndarray:
+    """Eigenvalues (n_sims, K n) of G for n_sims draws of n rows per class from fixed pools (one pool Gram)."""
+    feats = torch.cat([p.double() for p in pools])
+    h = gram(feats)
+    gen = torch.Generator().manual_seed(seed)
+    offsets = np.cumsum([0] + [len(p) for p in pools[:-1]])
+    index = torch.cat([torch.stack([torch.randperm(len(p), generator=gen)[:n] for _ in range(n_sims)]) + int(o)
+                       for p, o in zip(pools, offsets)], dim=1)
+    return sub_gram_eigenvalues(h, index).numpy()
+
+
+def random_orthogonal(d: int, gen: torch.Generator) -> torch.Tensor:
+    """A Haar-random d x d orthogonal matrix (QR of a Gaussian matrix with the sign fix)."""
+    q, r = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))
+
+
+def same_singular_values(w: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """A random matrix with exactly the singular values of w: U' diag(s) V'^T with Haar U', V'."""
+    s = torch.linalg.svdvals(w.double())
+    u = random_orthogonal(w.shape[0], gen)[:, : len(s)]
+    v = random_orthogonal(w.shape[1], gen)[:, : len(s)]
+    return ((u * s) @ v.T).to(w.dtype)
+
+
+def gaussian_like(w: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The control: i.i.d. Gaussian entries with the Frobenius norm of w (Marchenko-Pastur singular values)."""
+    g = torch.randn(w.shape, generator=gen, dtype=torch.float64)
+    return (g * (w.double().norm() / g.norm())).to(w.dtype)

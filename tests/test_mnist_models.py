@@ -1,0 +1,51 @@
+"""Tests of the MNIST GAN and CNN shapes and of the class-pool sampler."""
+
+import torch
+
+from gancnn import noise
+from gancnn.mnist_training import class_pools, cnn_features
+from gancnn.models.mnist_cnn import FEATURE_DIM, MnistCNN
+from gancnn.models.mnist_gan import Discriminator, Generator
+
+
+def test_generator_and_discriminator_shapes():
+    gen, disc = Generator().eval(), Discriminator()
+    x = gen(torch.randn(7, 100))
+    assert x.shape == (7, 1, 28, 28) and x.abs().max() <= 1
+    assert disc(x).shape == (7,)
+    assert len(gen.linears()) == 5
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in gen.modules()) == 3
+
+
+def test_cnn_feature_size_is_9216():
+    cnn = MnistCNN().eval()
+    x = torch.randn(3, 1, 28, 28)
+    assert FEATURE_DIM == 9216
+    assert cnn.features(x).shape == (3, 9216)
+    assert cnn(x).shape == (3, 10)
+    assert torch.allclose(cnn_features(cnn, x, batch=2), cnn.features(x), atol=1e-6)
+
+
+def test_class_pools_labels_agree_with_cnn():
+    torch.manual_seed(0)
+    gen, cnn = Generator().eval(), MnistCNN().eval()
+    with torch.no_grad():
+        counts = cnn(gen(torch.randn(500, 100))).argmax(1).bincount(minlength=10)
+    c = int(counts.argmax())
+    classes, feats, imgs = class_pools(gen, cnn, [c], per_class=5, z_sampler=noise.normal, gen_seed=0, batch=200)
+    assert classes == [c]
+    assert feats[0].shape == (5, 9216) and imgs[0].shape == (5, 1, 28, 28)
+    with torch.no_grad():
+        assert (cnn(imgs[0]).argmax(1) == c).all()
+        assert torch.allclose(cnn.features(imgs[0]), feats[0], atol=1e-5)
+
+
+def test_class_pools_picks_most_frequent_classes():
+    torch.manual_seed(1)
+    gen, cnn = Generator().eval(), MnistCNN().eval()
+    classes, feats, _ = class_pools(gen, cnn, 2, per_class=3, z_sampler=noise.normal, gen_seed=0, batch=100)
+    with torch.no_grad():
+        x = gen(noise.normal(100, 100, torch.Generator().manual_seed(0)))
+        counts = cnn(x).argmax(1).bincount(minlength=10)
+    assert classes == sorted(counts.argsort(descending=True)[:2].tolist())
+    assert len(feats) == 2 and all(f.shape == (3, 9216) for f in feats)
