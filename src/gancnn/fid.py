@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 RESIZE_HW = (299, 299)
 RESAMPLE_MODE = "nv_bilinear_float"
@@ -58,8 +58,27 @@ def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fid_from_features(feats1: np.ndarray, feats2: np.ndarray) -> float:
-    """Return FID between two feature sets (the standard protocol: one Gaussian per whole set)."""
+    """Return FID between two feature sets (one Gaussian per whole set); uses the n x n route when n < D."""
+    if min(len(feats1), len(feats2)) < np.shape(feats1)[1]:
+        return fid_small_sample(feats1, feats2)
     return frechet_distance(*gaussian_stats(feats1), *gaussian_stats(feats2))
+
+
+def fid_small_sample(feats1: np.ndarray, feats2: np.ndarray) -> float:
+    """Return the same FID through n1 x n2 matrices, exact and cheap when there are fewer samples than dimensions.
+
+    With centred data A1 (n1 x D), A2 (n2 x D), S_k = A_k^T A_k / (n_k - 1), the non-zero eigenvalues of S1 S2
+    are the squared singular values of M = A1 A2^T / sqrt((n1 - 1)(n2 - 1)), so tr (S1 S2)^{1/2} = ||M||_*.
+    """
+    a1, a2 = np.asarray(feats1, dtype=np.float64), np.asarray(feats2, dtype=np.float64)
+    if a1.ndim != 2 or a2.ndim != 2 or a1.shape[1] != a2.shape[1] or min(len(a1), len(a2)) < 2:
+        raise ValueError(f"need two (N >= 2, D) feature matrices with equal D, got {a1.shape} and {a2.shape}")
+    diff = a1.mean(axis=0) - a2.mean(axis=0)
+    c1, c2 = a1 - a1.mean(axis=0), a2 - a2.mean(axis=0)
+    n1, n2 = len(a1) - 1, len(a2) - 1
+    cross = np.linalg.svd(c1 @ c2.T / np.sqrt(n1 * n2), compute_uv=False).sum()
+    value = diff @ diff + (c1 * c1).sum() / n1 + (c2 * c2).sum() / n2 - 2 * cross
+    return float(max(value, 0.0))
 
 
 def chunked_fid(feats1: np.ndarray, feats2: np.ndarray, chunk: int) -> tuple[float, list[float]]:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -134,10 +135,11 @@ class GANTrainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=setup.lr_d, betas=betas)
         self.sampler = StepSampler(len(images), setup.batch_size, seed=seed)
         self.snapshots = Snapshots()
-        n_classes = max(setup.n_classes, 1)
         gen = torch.Generator().manual_seed(seed + 12345)
-        self.fixed_z = torch.randn(n_classes * 8, setup.nz, generator=gen)
-        self.fixed_labels = torch.arange(n_classes).repeat_interleave(8)
+        n_fixed = 8 * setup.n_classes if self.conditional else 64
+        self.fixed_z = torch.randn(n_fixed, setup.nz, generator=gen)
+        self.fixed_labels = (torch.arange(setup.n_classes).repeat_interleave(8) if self.conditional
+                             else torch.zeros(n_fixed, dtype=torch.long))
 
     @property
     def conditional(self) -> bool:
@@ -217,6 +219,14 @@ class GANTrainer:
         self.G.train()
         return torch.cat(out)
 
+    def sample_random(self, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Generate n uint8 images from noise and uniform labels drawn with their own seeded generator."""
+        gen = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.setup.nz, generator=gen)
+        labels = (torch.randint(self.setup.n_classes, (n,), generator=gen) if self.conditional
+                  else torch.zeros(n, dtype=torch.long))
+        return self.sample(z, labels), labels
+
     def objects(self) -> dict[str, Any]:
         """Everything whose state a checkpoint must hold."""
         return {"G": self.G, "D": self.D, "opt_g": self.opt_g, "opt_d": self.opt_d, "snapshots": self.snapshots}
@@ -224,7 +234,8 @@ class GANTrainer:
     def train(self, n_steps: int, checkpoint: str | Path | None = None, every: int = 100,
               evaluate: Callable[[int], dict[str, float]] | None = None, eval_every: int = 0,
               snapshot_every: int = 0, desc: str = "GAN", progress: bool = True) -> list[dict[str, float]]:
-        """Train to n_steps (resuming from checkpoint); evaluate and snapshot after every *_every steps."""
+        """Train to n_steps (resuming from checkpoint); snapshot every snapshot_every steps and at the end,
+        evaluate every eval_every steps before the end (the final evaluation is the caller's)."""
 
         def step(i: int) -> dict[str, float]:
             """One training step plus the periodic evaluation and snapshot."""
@@ -232,9 +243,45 @@ class GANTrainer:
             done = i + 1
             if snapshot_every and (done % snapshot_every == 0 or done == n_steps):
                 self.snapshots.images[done] = self.sample(self.fixed_z, self.fixed_labels)
-            if evaluate is not None and eval_every and (done % eval_every == 0 or done == n_steps):
+            if evaluate is not None and eval_every and done % eval_every == 0 and done < n_steps:
                 metrics.update(evaluate(done))
             return metrics
 
         return run_loop(step, n_steps, self.objects(), checkpoint=checkpoint, every=every, desc=desc,
                         progress=progress)
+
+
+def summarize_history(history: list[dict[str, float]], n_points: int = 500) -> dict[str, np.ndarray]:
+    """Average every metric over consecutive bins of steps (at most n_points bins); FID-like sparse keys kept as is."""
+    if not history:
+        raise ValueError("empty history")
+    dense = sorted(k for k in history[0] if k != "step" and all(k in h for h in history))
+    steps = np.array([h["step"] for h in history], dtype=np.float64) + 1
+    bins = np.array_split(np.arange(len(history)), min(n_points, len(history)))
+    out = {"step": np.array([steps[b].mean() for b in bins])}
+    for k in dense:
+        values = np.array([h[k] for h in history], dtype=np.float64)
+        out[k] = np.array([values[b].mean() for b in bins])
+    sparse = sorted({k for h in history for k in h} - set(dense) - {"step"})
+    for k in sparse:
+        out[f"{k}_step"] = np.array([h["step"] + 1 for h in history if k in h], dtype=np.float64)
+        out[k] = np.array([h[k] for h in history if k in h], dtype=np.float64)
+    return out
+
+
+def jacobian_spectral_norm(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, n_iter: int = 50,
+                           seed: int = 0) -> float:
+    """Return the largest singular value of the Jacobian of fn at x (power iteration on J^T J via jvp/vjp)."""
+    from torch.func import jvp, vjp
+
+    if n_iter < 1:
+        raise ValueError(f"n_iter must be >= 1, got {n_iter}")
+    v = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed), dtype=x.dtype)
+    v = v / v.norm()
+    _, pullback = vjp(fn, x)
+    for _ in range(n_iter):
+        _, jv = jvp(fn, (x,), (v,))
+        (jtjv,) = pullback(jv)
+        v = jtjv / jtjv.norm()
+    _, jv = jvp(fn, (x,), (v,))
+    return float(jv.detach().norm())

@@ -1,0 +1,150 @@
+"""Tests of gancnn.gan: losses, gradient penalty, TTUR step sizes, spectral norm, resume."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from gancnn import gan, spectral
+from gancnn.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gancnn.models.sagan import SAGANDiscriminator, SAGANGenerator
+
+
+def test_nonsaturating_losses_match_binary_cross_entropy() -> None:
+    """The softplus forms equal BCE with labels 1 (real) and 0 (fake), and the G loss at logit 0 is log 2."""
+    real, fake = torch.randn(16), torch.randn(16)
+    bce = nn.functional.binary_cross_entropy_with_logits
+    expected = bce(real, torch.ones(16)) + bce(fake, torch.zeros(16))
+    assert torch.allclose(gan.nonsaturating_d_loss(real, fake), expected, atol=1e-6)
+    assert math.isclose(gan.nonsaturating_g_loss(torch.zeros(4)).item(), math.log(2), rel_tol=1e-6)
+
+
+def test_wasserstein_losses() -> None:
+    """Critic loss is E[fake] - E[real]; generator loss is -E[fake]."""
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.5, -0.5])
+    assert gan.wasserstein_d_loss(real, fake).item() == pytest.approx(-2.0)
+    assert gan.wasserstein_g_loss(fake).item() == pytest.approx(0.0)
+
+
+def test_gradient_penalty_of_linear_critic_is_closed_form() -> None:
+    """For D(x) = <w, x> + b the gradient is w everywhere, so the penalty is (||w|| - 1)^2."""
+    w = torch.randn(3 * 8 * 8, dtype=torch.float64) / 5
+    critic = lambda x: x.flatten(1) @ w - 1.0  # noqa: E731
+    points = gan.interpolates(torch.rand(5, 3, 8, 8, dtype=torch.float64), torch.rand(5, 3, 8, 8, dtype=torch.float64))
+    assert gan.gradient_penalty(critic, points).item() == pytest.approx((w.norm().item() - 1) ** 2, abs=1e-12)
+
+
+def test_gradient_penalty_is_zero_for_unit_gradient_and_differentiable() -> None:
+    """A critic with unit-norm gradient has no penalty; the penalty has a gradient w.r.t. the critic's weights."""
+    lin = nn.Linear(12, 1, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.randn(1, 12))
+        lin.weight /= lin.weight.norm()
+    pts = torch.randn(4, 12)
+    assert gan.gradient_penalty(lambda x: lin(x).squeeze(1), pts).item() == pytest.approx(0.0, abs=1e-10)
+    with torch.no_grad():
+        lin.weight *= 2
+    gp = gan.gradient_penalty(lambda x: lin(x).squeeze(1), pts)
+    gp.backward()
+    assert gp.item() == pytest.approx(1.0, rel=1e-5)
+    assert lin.weight.grad is not None and lin.weight.grad.abs().sum() > 0
+
+
+def test_interpolates_lie_on_segments() -> None:
+    """Each interpolate is eps * real + (1 - eps) * fake with one eps in [0, 1] per sample."""
+    real, fake = torch.zeros(6, 2), torch.ones(6, 2)
+    pts = gan.interpolates(real, fake)
+    assert torch.all((pts >= 0) & (pts <= 1)) and torch.allclose(pts[:, 0], pts[:, 1])
+    with pytest.raises(ValueError):
+        gan.interpolates(real, torch.ones(5, 2))
+
+
+def test_setup_rejects_bad_values() -> None:
+    """Unknown losses and non-positive counts fail fast."""
+    with pytest.raises(ValueError):
+        gan.GANSetup(loss="hinge")
+    with pytest.raises(ValueError):
+        gan.GANSetup(batch_size=0)
+    with pytest.raises(ValueError):
+        gan.GANSetup(lr_d=0.0)
+
+
+def test_power_iteration_and_torch_spectral_norm_match_svd() -> None:
+    """Power iteration converges to sigma_max; torch's parametrisation gives a weight with sigma 1."""
+    torch.manual_seed(0)
+    w = torch.randn(8, 4, 3, 3, dtype=torch.float64)
+    sigma, _, _ = spectral.power_iteration(w, torch.randn(8, dtype=torch.float64), n_steps=500)
+    assert sigma.item() == pytest.approx(spectral.exact_sigma(w).item(), rel=1e-8)
+    conv = spectral_norm(nn.Conv2d(4, 8, 3))
+    for _ in range(200):
+        conv(torch.zeros(1, 4, 5, 5))
+    assert spectral.exact_sigma(conv.weight.detach()).item() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_jacobian_spectral_norm_of_linear_map_is_sigma_max() -> None:
+    """For x -> A x the Jacobian is A, whose spectral norm the SVD gives."""
+    a = torch.randn(7, 5, dtype=torch.float64)
+    value = gan.jacobian_spectral_norm(lambda x: a @ x, torch.randn(5, dtype=torch.float64), n_iter=300)
+    assert value == pytest.approx(torch.linalg.matrix_norm(a, 2).item(), rel=1e-8)
+
+
+def test_adam_first_step_moves_each_weight_by_its_learning_rate() -> None:
+    """TTUR: after one training step, D's weights move by lr_d and G's by lr_g (Adam's first step is lr * sign)."""
+    torch.manual_seed(0)
+    images, labels = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (16,))
+    setup = gan.GANSetup(loss="wgan-gp", n_classes=10, batch_size=8, lr_g=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9)
+    G, D = SAGANGenerator(ngf=8), SAGANDiscriminator(ndf=8)
+    trainer = gan.GANTrainer(G, D, images, labels, setup)
+    before = {id(p): p.detach().clone() for p in list(G.parameters()) + list(D.parameters())}
+    trainer.step(0)
+    for model, lr in ((G, 1e-4), (D, 4e-4)):
+        steps = torch.cat([(p.detach() - before[id(p)]).abs().flatten() for p in model.parameters()])
+        moved = steps[steps > lr * 1e-3]
+        assert moved.numel() > 0.5 * steps.numel()
+        assert (moved.median() / lr).item() == pytest.approx(1.0, abs=1e-3)
+
+
+def _trainer(seed: int = 0) -> gan.GANTrainer:
+    """A tiny DCGAN trainer on random images, initialised from a seed."""
+    torch.manual_seed(seed)
+    images = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    return gan.GANTrainer(DCGANGenerator(nz=16, ngf=8), DCGANDiscriminator(ndf=8), images, torch.zeros(40),
+                          gan.GANSetup(nz=16, batch_size=8), seed=seed)
+
+
+def test_resume_reproduces_an_uninterrupted_run(tmp_path) -> None:
+    """Training 6 steps straight equals 3 steps, a fresh process-like restart from the checkpoint, then 3 more."""
+    straight = _trainer()
+    hist_a = straight.train(6, snapshot_every=3, progress=False)
+    ckpt = tmp_path / "gan.pt"
+    first = _trainer()
+    first.train(3, checkpoint=ckpt, every=3, snapshot_every=3, progress=False)
+    torch.manual_seed(123)  # disturb the global RNG: the checkpoint must restore it
+    resumed = _trainer()
+    hist_b = resumed.train(6, checkpoint=ckpt, every=3, snapshot_every=3, progress=False)
+    for pa, pb in zip(straight.G.state_dict().values(), resumed.G.state_dict().values()):
+        assert torch.equal(pa, pb)
+    assert [h["d_loss"] for h in hist_a] == [h["d_loss"] for h in hist_b]
+    assert sorted(resumed.snapshots.images) == [3, 6]
+    assert torch.equal(straight.snapshots.images[6], resumed.snapshots.images[6])
+
+
+def test_evaluate_hook_and_history_summary() -> None:
+    """The evaluation hook runs at multiples of eval_every before the end; the summary keeps its values."""
+    trainer = _trainer()
+    history = trainer.train(6, evaluate=lambda done: {"fid": float(done)}, eval_every=2, progress=False)
+    summary = gan.summarize_history(history, n_points=3)
+    assert summary["fid_step"].tolist() == [2.0, 4.0] and summary["fid"].tolist() == [2.0, 4.0]
+    assert summary["step"].tolist() == [1.5, 3.5, 5.5]
+    assert np.isfinite(summary["d_img_per_s"]).all()
+
+
+def test_uint8_round_trip() -> None:
+    """to_unit_range and to_uint8 are inverse on uint8 images."""
+    x = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16).repeat(1, 3, 1, 1)
+    assert torch.equal(gan.to_uint8(gan.to_unit_range(x)), x)
