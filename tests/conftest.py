@@ -43,3 +43,14 @@ def offline_data() -> Path:
 def repo_root() -> Path:
     """The repository root."""
     return project_root()
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Run each test with one intra-op thread (small tensors on a shared CPU), restoring the setting after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

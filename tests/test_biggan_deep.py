@@ -12,15 +12,6 @@ from gancnn.selfattention import SelfAttention2d
 from gancnn.shape_table import compare, record_shapes, unexplained
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread is fastest on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_conditional_bn_formula() -> None:
     """(x - mean)/sqrt(var + 1e-4) * (1 + A_w c) + A_b c, with the truncation's statistics row."""
     torch.manual_seed(0)

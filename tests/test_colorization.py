@@ -62,7 +62,6 @@ def _synthetic(n: int = 40, size: int = 16, k: int = 4) -> col.ColourData:
 
 
 def test_training_learns_and_resumes_exactly(tmp_path):
-    torch.set_num_threads(1)
     cd = _synthetic()
 
     def fresh() -> torch.nn.Module:

@@ -12,15 +12,6 @@ from torch import nn
 from gancnn import conv
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run faster on one thread (no thread-pool synchronisation); restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _torch_side(layer: nn.Module, n: int) -> int | None:
     """Output side of a layer on an n x n image, None when torch refuses (float64: the checked reference path)."""
     try:

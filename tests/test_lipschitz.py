@@ -13,15 +13,6 @@ from gancnn.models import biggan_deep as bgd
 from gancnn.models import resnet50_imagenet as r50
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread is fastest on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_conv_operator_norm_matches_dense_svd() -> None:
     """Power iteration on the convolution equals the top singular value of its dense matrix, below sqrt(k) sigma."""
     torch.manual_seed(0)

@@ -9,15 +9,6 @@ from torch import nn
 from gancnn import mhsa
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run faster on one thread (no thread-pool synchronisation); restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("channels,heads", [(8, 1), (16, 4), (12, 3)])
 def test_definition_equals_torch(channels: int, heads: int) -> None:
     """pixel_attention with nn.MultiheadAttention's weights gives the same output."""

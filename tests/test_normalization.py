@@ -11,15 +11,6 @@ from torch import nn
 from gancnn import normalization
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run faster on one thread (no thread-pool synchronisation); restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _layers(channels: int, shape: tuple[int, ...], gamma: torch.Tensor, beta: torch.Tensor) -> dict[str, nn.Module]:
     """The four torch layers with the template's per-channel affine parameters."""
     layers = {"batch": nn.BatchNorm2d(channels).train(), "layer": nn.LayerNorm(list(shape[1:])),

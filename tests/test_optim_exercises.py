@@ -10,15 +10,6 @@ import torch
 from gancnn import optim_exercises as oe
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    """Small problems run faster on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def problem() -> tuple[torch.Tensor, torch.Tensor]:
     """A small under-determined least-squares problem."""

@@ -8,15 +8,6 @@ import torch
 from gancnn import receptive
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run faster on one thread (no thread-pool synchronisation); restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("layers", [[(3, 1, 1)] * 4, [(5, 1, 1)] * 3, [(3, 2, 1)] * 4, [(3, 1, 2)] * 3,
                                     [(3, 1, 1), (2, 2, 1), (3, 1, 1), (2, 2, 1), (3, 1, 1)], [(7, 2, 1), (3, 2, 1)]])
 def test_recurrence_matches_gradient(layers: list[tuple[int, int, int]]) -> None:

@@ -11,15 +11,6 @@ from gancnn.models import coursework_cnn, resnet50_cifar, unet
 from gancnn.models.colorization_nets import PoolUpsampleNet
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small batches run faster on one thread on a shared CPU; restore the thread count afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_resnet50_matches_torchvision() -> None:
     """The notes' ResNet-50 loads torchvision's weights and computes the same function and shapes."""
     torch.manual_seed(0)
