@@ -14,13 +14,14 @@ from gancnn import data
 def test_mnist_original(offline_data: Path) -> None:
     ds = data.load("mnist", "test")
     assert len(ds) == 10_000 and ds.data_copy.copy == "original"
+    assert ds.data_copy.path == "MNIST/raw"  # relative to the data root: provenance holds no machine paths
     x, y = ds[0]
     assert x.shape == (1, 28, 28) and 0.0 <= x.min() and x.max() <= 1.0 and isinstance(y, int)
 
 
 def test_cifar10_jpeg_copy_in_label_order(offline_data: Path) -> None:
     ds = data.load("cifar10", "train", transform="gan")
-    assert len(ds) == 50_000 and ds.data_copy.copy == "jpeg-q75"
+    assert len(ds) == 50_000 and ds.data_copy.copy == "jpeg-q75" and ds.data_copy.path == "cifar10-jpeg/train"
     assert tuple(ds.classes) == data.CIFAR10_CLASSES
     x, y = ds[0]
     assert x.shape == (3, 32, 32) and x.min() >= -1.0 and x.max() <= 1.0

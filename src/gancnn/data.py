@@ -44,7 +44,7 @@ class DataCopy:
     dataset: str
     copy: str  # "original" | "jpeg-q75"
     description: str
-    path: str
+    path: str  # location inside the data root (machine-independent, safe to commit in provenance)
 
     def as_dict(self) -> dict[str, str]:
         """Return a JSON-friendly dict for provenance records."""
@@ -119,7 +119,7 @@ def load(
         ds = _torchvision(name, root, train, tf, download=False)
         desc = {"mnist": "original MNIST idx files", "cifar10": "original CIFAR-10 (python pickles)",
                 "cifar100": "original CIFAR-100 (python pickles)"}[name]
-        ds.data_copy = DataCopy(name, "original", desc, str(root))
+        ds.data_copy = DataCopy(name, "original", desc, original[name].split(" ")[0])
         return ds
     except RuntimeError:
         pass
@@ -130,14 +130,16 @@ def load(
             ds = datasets.ImageFolder(str(folder), transform=tf)
             if tuple(ds.classes) != CIFAR10_CLASSES:
                 raise DataError(f"{folder} has classes {ds.classes}, expected the CIFAR-10 classes {CIFAR10_CLASSES}")
-            ds.data_copy = DataCopy(name, "jpeg-q75", "CIFAR-10 lossy JPEG copy (libjpeg quality 75)", str(folder))
+            ds.data_copy = DataCopy(name, "jpeg-q75", "CIFAR-10 lossy JPEG copy (libjpeg quality 75)",
+                                   f"cifar10-jpeg/{split}")
             return ds
     if download if download is not None else downloads_allowed():
         try:
             ds = _torchvision(name, root, train, tf, download=True)
         except Exception as exc:  # network errors come in many types
             raise _missing(name, root, tried, f"download failed: {type(exc).__name__}: {exc}") from exc
-        ds.data_copy = DataCopy(name, "original", f"original {name} downloaded by torchvision", str(root))
+        ds.data_copy = DataCopy(name, "original", f"original {name} downloaded by torchvision",
+                               original[name].split(" ")[0])
         return ds
     raise _missing(name, root, tried, "downloads are disabled")
 
