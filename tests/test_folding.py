@@ -10,19 +10,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from gancnn import folding
 from gancnn.models.resnet20 import FixupResNet20, ResNet20BN
 from gancnn.models.vgg7 import VGG7
-
-
-def perturbed(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every parameter and BN statistic non-trivial values (so folding has something to fold)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.add_(0.1 * torch.randn(p.shape, generator=g))
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.2 * torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
-    return model.eval().double()
+from model_helpers import randomised as perturbed
 
 
 def test_fold_bn_matches_torch_fusion_and_conv_bn() -> None:
