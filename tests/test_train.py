@@ -42,13 +42,13 @@ def _run(tmp: Path, name: str, n_steps: int, delay: float = 0.0) -> subprocess.P
 
 def test_kill_and_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     assert _run(tmp_path, "straight", 40).wait(timeout=120) == 0
-    proc = _run(tmp_path, "killed", 40, delay=0.05)
+    proc = _run(tmp_path, "killed", 40, delay=0.2)  # slow steps: the kill lands well before step 40
     ckpt = tmp_path / "killed.ckpt"
     deadline = time.time() + 120
     while time.time() < deadline:
         if ckpt.exists() and load_checkpoint(ckpt)["step"] >= 10:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     stopped_at = load_checkpoint(ckpt)["step"]
