@@ -1,0 +1,313 @@
+"""The five CIFAR-10 classifiers of the AdjointBackMap chapters, trained once and stored with provenance.
+
+The schedule is modern rather than the source's (300-500 epochs of plain gradient descent, which
+stay the full profile in `gancnn.classifier_training`): SGD with Nesterov momentum (AdamW for the
+bias-free VGG7, which has neither BN nor bias and learns slowly with SGD), a one-cycle learning
+rate, random crop (4-pixel zero padding) and horizontal flip, label smoothing 0.1, weight decay on
+kernels only, bf16 autocast with channels_last. The split is the source's: 45k train / 5k
+validation from the training images, and all 10,000 test images. Inputs are normalised exactly as
+the chapters normalise them (`classifier_training.normalize`).
+
+Storage: `artifacts/reference/classifier-<name>/<config-hash>/` through `gancnn.cache` (weights in
+fp32 in `tensors.pt`, per-epoch curves in `result.json`, provenance beside them). Training resumes
+from `runs/checkpoints/reference-<name>-<hash>.pt`, written every `checkpoint_every` steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import cache, data
+from ..classifier_training import MODEL_NAMES, SOURCE_SCHEDULES, build_model, count_parameters, normalize, split_indices
+from ..paths import runs_dir
+from ..seed import seed_everything
+from ..train import StepSampler, run_loop
+
+PROFILE = "reference"
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    """Everything that determines a reference classifier (its cache key)."""
+
+    name: str
+    dataset: str = "cifar10"
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "sgd"  # "sgd" (Nesterov) | "adamw"
+    lr_max: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    pct_start: float = 0.25
+    crop_padding: int = 4
+    n_train: int = 45000
+    n_val: int = 5000
+    precision: str = "bf16"  # "bf16" autocast | "fp32"
+    channels_last: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Fail at once on values that cannot train."""
+        if self.name not in MODEL_NAMES:
+            raise ValueError(f"unknown model {self.name!r}; choose one of {MODEL_NAMES}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
+        if self.precision not in ("bf16", "fp32"):
+            raise ValueError(f"precision must be 'bf16' or 'fp32', got {self.precision!r}")
+        for knob in ("epochs", "batch_size", "n_train", "n_val"):
+            value = getattr(self, knob)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{knob} must be a positive int, got {value!r}")
+        if not 0.0 < self.lr_max < 10.0 or not 0.0 < self.pct_start < 1.0:
+            raise ValueError(f"lr_max must be in (0, 10) and pct_start in (0, 1), got {self.lr_max}, {self.pct_start}")
+
+
+# The schedule of each network (epochs sized so the five fit in about two hours on 2 CPU cores).
+REFERENCE_CONFIGS: dict[str, ReferenceConfig] = {
+    "vgg7-bn": ReferenceConfig("vgg7-bn", epochs=30, lr_max=0.2),
+    "vgg7": ReferenceConfig("vgg7", epochs=50, optimizer="adamw", lr_max=3e-3, weight_decay=5e-2),
+    "resnet20-bn": ReferenceConfig("resnet20-bn", epochs=30, lr_max=0.2),
+    "fixup-resnet20": ReferenceConfig("fixup-resnet20", epochs=25, lr_max=0.1),
+    "resnet20-fixup": ReferenceConfig("resnet20-fixup", epochs=25, lr_max=0.1),
+}
+
+
+def source_accuracy(name: str, dataset: str = "cifar10") -> float:
+    """The test accuracy (%) the source reports for a network."""
+    return SOURCE_SCHEDULES[(name, dataset)][1]
+
+
+def verdict(ours: float, source: float) -> str:
+    """'reproduced' at or above the source, 'reproduced (within 1 point)' within one point, else 'below the source'."""
+    if ours >= source:
+        return "reproduced"
+    return "reproduced (within 1 point)" if ours >= source - 1.0 else "below the source"
+
+
+def cached_images(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor, data.DataCopy]:
+    """All images of a split as uint8 (N, 3, 32, 32) and labels, decoded once into `runs/data-cache/`."""
+    ds = data.load(dataset, split, transform="pil")
+    copy = ds.data_copy
+    path = runs_dir() / "data-cache" / f"{dataset}-{copy.copy}-{split}.pt"
+    if path.exists():
+        stored = torch.load(path, weights_only=True)
+        if len(stored["y"]) == len(ds):
+            return stored["x"], stored["y"], copy
+    x, y = data.to_tensors(ds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"x": x, "y": y}, tmp)
+    tmp.replace(path)
+    return x, y, copy
+
+
+def flip_crop(x_uint8: torch.Tensor, gen: torch.Generator, padding: int) -> torch.Tensor:
+    """Random horizontal flip and random crop after zero padding, vectorised over the batch (uint8 in, uint8 out)."""
+    n, _, h, w = x_uint8.shape
+    flip = torch.rand(n, generator=gen) < 0.5
+    x = torch.where(flip.view(n, 1, 1, 1), x_uint8.flip(3), x_uint8)
+    if padding == 0:
+        return x
+    padded = F.pad(x, (padding,) * 4)
+    di = torch.randint(0, 2 * padding + 1, (n,), generator=gen)
+    dj = torch.randint(0, 2 * padding + 1, (n,), generator=gen)
+    rows = (di.view(n, 1) + torch.arange(h).view(1, h)).view(n, 1, h, 1)
+    cols = (dj.view(n, 1) + torch.arange(w).view(1, w)).view(n, 1, 1, w)
+    batch = torch.arange(n).view(n, 1, 1, 1)
+    channel = torch.arange(x.shape[1]).view(1, -1, 1, 1)
+    return padded[batch, channel, rows, cols]
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on the model's device, or nothing for fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, device: torch.device | str = "cpu",
+             batch_size: int = 1000) -> tuple[float, float]:
+    """(top-1 accuracy %, mean cross-entropy) in eval mode and fp32."""
+    was_training = model.training
+    model.eval()
+    correct, loss = 0, 0.0
+    for i in range(0, len(y), batch_size):
+        xb = normalize(x_uint8[i:i + batch_size]).to(device)
+        yb = y[i:i + batch_size].to(device)
+        logits = model(xb).float()
+        correct += int((logits.argmax(1) == yb).sum())
+        loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+    model.train(was_training)
+    return 100.0 * correct / len(y), loss / len(y)
+
+
+def make_optimizer(model: nn.Module, cfg: ReferenceConfig) -> torch.optim.Optimizer:
+    """SGD-Nesterov or AdamW; weight decay on kernels (ndim > 1) only, never on BN, biases or multipliers."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr_max)
+    return torch.optim.SGD(groups, lr=cfg.lr_max, momentum=cfg.momentum, nesterov=True)
+
+
+def checkpoint_path(cfg: ReferenceConfig) -> Any:
+    """Where the resumable state of a reference run lives."""
+    return runs_dir() / "checkpoints" / f"reference-{cfg.name}-{cache.config_key(asdict(cfg))}.pt"
+
+
+def train(cfg: ReferenceConfig, device: str = "cpu", progress: bool = True, checkpoint_every: int = 100,
+          max_steps: int | None = None) -> dict[str, Any]:
+    """Train per `cfg` (resuming from its checkpoint); return fp32 weights, per-epoch curves and test accuracy.
+
+    `max_steps` stops early (for tests of kill and resume); the result is then marked incomplete.
+    """
+    dev = torch.device(device)
+    seed_everything(cfg.seed)
+    x_all, y_all, copy = cached_images(cfg.dataset, "train")
+    tr_idx, va_idx = split_indices(cfg, len(y_all))  # the same split as the source-schedule trainer
+    x_tr, y_tr = x_all[tr_idx], y_all[tr_idx]
+    x_va, y_va = x_all[va_idx], y_all[va_idx]
+    model = build_model(cfg.name, int(y_all.max()) + 1).to(dev)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = make_optimizer(model, cfg)
+    sampler = StepSampler(cfg.n_train, cfg.batch_size, seed=cfg.seed)
+    steps_per_epoch = sampler.steps_per_epoch
+    n_steps = steps_per_epoch * cfg.epochs
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr_max, total_steps=n_steps, pct_start=cfg.pct_start,
+                                                anneal_strategy="cos", div_factor=25.0, final_div_factor=1e3)
+    epoch_clock = {"start": time.perf_counter()}
+
+    def step(i: int) -> dict[str, float]:
+        """One mini-batch; validation at the end of every epoch."""
+        idx = torch.as_tensor(sampler.indices(i))
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + i)  # augmentation is a function of the step
+        xb = normalize(flip_crop(x_tr[idx], gen, cfg.crop_padding)).to(dev)
+        if cfg.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yb = y_tr[idx].to(dev)
+        model.train()
+        with autocast(dev, cfg.precision):
+            logits = model(xb)
+        loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        lr = opt.param_groups[0]["lr"]
+        opt.step()
+        sched.step()
+        out = {"loss": float(loss), "lr": lr, "train_correct": float((logits.argmax(1) == yb).sum()) / len(yb)}
+        if (i + 1) % steps_per_epoch == 0:
+            out["val_acc"], out["val_loss"] = evaluate(model, x_va, y_va, dev)
+            out["epoch_seconds"] = time.perf_counter() - epoch_clock["start"]
+            epoch_clock["start"] = time.perf_counter()
+        return out
+
+    start = time.perf_counter()
+    stop = n_steps if max_steps is None else min(n_steps, max_steps)
+    history = run_loop(step, stop, {"model": model, "opt": opt, "sched": sched}, checkpoint=checkpoint_path(cfg),
+                       every=checkpoint_every, desc=f"reference {cfg.name}", progress=progress)
+    curves = epoch_curves(history, steps_per_epoch)
+    x_te, y_te, _ = cached_images(cfg.dataset, "test")
+    model = model.to(memory_format=torch.contiguous_format)
+    test_acc, test_loss = evaluate(model, x_te, y_te, dev)
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() if v.is_floating_point() else v.detach().cpu()
+             for k, v in model.state_dict().items()}
+    return {"state_dict": state, "curves": curves, "test_acc": test_acc, "test_loss": test_loss,
+            "n_test": len(y_te), "val_acc": curves["val_acc"][-1] if curves["val_acc"] else float("nan"),
+            "n_parameters": count_parameters(model), "n_steps": stop, "complete": stop == n_steps,
+            "steps_per_epoch": steps_per_epoch, "train_seconds_this_process": time.perf_counter() - start,
+            "train_seconds_total": float(sum(curves["epoch_seconds"])), "device": str(dev),
+            "data_copy": copy.copy, "source_test_acc": source_accuracy(cfg.name, cfg.dataset)}
+
+
+def epoch_curves(history: list[dict[str, float]], steps_per_epoch: int) -> dict[str, list[float]]:
+    """Per-epoch means of the step metrics and the end-of-epoch validation numbers."""
+    curves: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "lr_end": [], "val_acc": [],
+                                      "val_loss": [], "epoch_seconds": []}
+    for e in range(len(history) // steps_per_epoch):
+        rows = history[e * steps_per_epoch:(e + 1) * steps_per_epoch]
+        curves["epoch"].append(e + 1)
+        curves["train_loss"].append(float(np.mean([r["loss"] for r in rows])))
+        curves["train_acc"].append(100.0 * float(np.mean([r["train_correct"] for r in rows])))
+        curves["lr_end"].append(rows[-1]["lr"])
+        curves["val_acc"].append(rows[-1]["val_acc"])
+        curves["val_loss"].append(rows[-1]["val_loss"])
+        curves["epoch_seconds"].append(rows[-1]["epoch_seconds"])
+    return curves
+
+
+def cache_config(cfg: ReferenceConfig) -> dict[str, Any]:
+    """The configuration a stored model is keyed by: the schedule plus the data copy."""
+    return {**asdict(cfg), "copy": data.load(cfg.dataset, "train", transform="pil").data_copy.copy}
+
+
+def stored(name: str, cfg: ReferenceConfig | None = None) -> dict[str, Any] | None:
+    """The stored record of a reference network (weights, curves, provenance), or None when absent."""
+    cfg = cfg or REFERENCE_CONFIGS[name]
+    return cache.load(PROFILE, f"classifier-{name}", cache_config(cfg))
+
+
+def reference_model(name: str, cfg: ReferenceConfig | None = None) -> tuple[nn.Module, dict[str, Any]] | None:
+    """(fp32 model in eval mode, record) of a stored reference network, or None when it was never trained."""
+    record = stored(name, cfg)
+    if record is None:
+        return None
+    model = build_model(name, 100 if (cfg or REFERENCE_CONFIGS[name]).dataset == "cifar100" else 10)
+    model.load_state_dict(record["state_dict"])
+    return model.eval(), record
+
+
+def ensure(name: str, device: str = "cpu", progress: bool = True, cfg: ReferenceConfig | None = None) -> dict[str, Any]:
+    """Return the stored record of a network, training (or resuming) and storing it first when missing."""
+    cfg = cfg or REFERENCE_CONFIGS[name]
+    config = cache_config(cfg)
+    copy = data.load(cfg.dataset, "train", transform="pil").data_copy
+    record = cache.cached(PROFILE, f"classifier-{name}", config, lambda: train(cfg, device, progress),
+                          device=device, data_copy=copy)
+    return record
+
+
+def with_epochs(cfg: ReferenceConfig, epochs: int) -> ReferenceConfig:
+    """The same schedule over another number of epochs."""
+    return replace(cfg, epochs=epochs)
+
+
+def training_throughput(name: str, precision: str, channels_last: bool, steps: int = 12, batch_size: int = 128,
+                        warmup: int = 3, device: str = "cpu") -> float:
+    """Training images per second of one network on random uint8 batches (after `warmup` untimed steps)."""
+    dev = torch.device(device)
+    cfg = ReferenceConfig(name, batch_size=batch_size, precision=precision, channels_last=channels_last)
+    model = build_model(name).to(dev)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = make_optimizer(model, cfg)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (batch_size, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    y = torch.randint(0, 10, (batch_size,), generator=gen).to(dev)
+    start = 0.0
+    for i in range(warmup + steps):
+        if i == warmup:
+            start = time.perf_counter()
+        xb = normalize(flip_crop(x, gen, 4)).to(dev)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with autocast(dev, precision):
+            logits = model(xb)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * batch_size / (time.perf_counter() - start)

@@ -1,0 +1,117 @@
+"""The reference trainer: augmentation semantics, configuration checks, kill mid-epoch and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gancnn.data import CIFAR10_CLASSES
+from gancnn.reference import classifiers
+from gancnn.train import load_checkpoint
+
+
+def test_flip_crop_equals_slicing_the_padded_image() -> None:
+    x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    out = classifiers.flip_crop(x, torch.Generator().manual_seed(3), padding=4)
+    gen = torch.Generator().manual_seed(3)  # replay the same draws
+    flip = torch.rand(16, generator=gen) < 0.5
+    di, dj = torch.randint(0, 9, (16,), generator=gen), torch.randint(0, 9, (16,), generator=gen)
+    for k in range(16):
+        img = x[k].flip(2) if flip[k] else x[k]
+        padded = torch.nn.functional.pad(img, (4, 4, 4, 4))
+        assert torch.equal(out[k], padded[:, di[k]:di[k] + 32, dj[k]:dj[k] + 32])
+    assert out.dtype == torch.uint8
+    assert 0 < int(flip.sum()) < 16 and len(set(di.tolist())) > 1
+
+
+def test_flip_crop_without_padding_only_flips() -> None:
+    x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    out = classifiers.flip_crop(x, torch.Generator().manual_seed(0), padding=0)
+    for k in range(8):
+        assert torch.equal(out[k], x[k]) or torch.equal(out[k], x[k].flip(2))
+
+
+@pytest.mark.parametrize("bad", [{"name": "vgg9"}, {"optimizer": "lion"}, {"precision": "fp8"}, {"epochs": 0},
+                                 {"batch_size": 2.5}, {"lr_max": -1.0}, {"pct_start": 1.5}])
+def test_bad_configurations_fail_at_once(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        classifiers.ReferenceConfig(**{"name": "vgg7", **bad})
+
+
+def test_verdict_thresholds() -> None:
+    assert classifiers.verdict(91.7, 91.6) == "reproduced"
+    assert classifiers.verdict(90.7, 91.6) == "reproduced (within 1 point)"
+    assert classifiers.verdict(90.5, 91.6) == "below the source"
+
+
+def test_every_reference_network_has_a_source_accuracy() -> None:
+    assert set(classifiers.REFERENCE_CONFIGS) == set(classifiers.MODEL_NAMES)
+    assert classifiers.source_accuracy("resnet20-bn") == 91.6
+
+
+def _fake_cifar(root: Path, per_class_train: int = 12, per_class_test: int = 3) -> None:
+    """A tiny CIFAR-10 in the JPEG ImageFolder layout, with class-dependent colours."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", per_class_train), ("test", per_class_test)):
+        for c, name in enumerate(CIFAR10_CLASSES):
+            folder = root / "cifar10-jpeg" / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                img = rng.integers(0, 60, (32, 32, 3)) + np.array([25 * c, 255 - 25 * c, 100])
+                Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"{i}.jpg", quality=90)
+
+
+SCRIPT = r'''
+import sys, time, torch
+torch.set_num_threads(1)
+from gancnn.reference import classifiers
+delay = float(sys.argv[2])
+original = classifiers.flip_crop
+def slow_flip_crop(*args):
+    time.sleep(delay)
+    return original(*args)
+classifiers.flip_crop = slow_flip_crop
+cfg = classifiers.ReferenceConfig("resnet20-bn", epochs=3, batch_size=16, n_train=96, n_val=24, lr_max=0.05)
+result = classifiers.train(cfg, progress=False, checkpoint_every=4)
+torch.save({"state": result["state_dict"], "curves": result["curves"], "test_acc": result["test_acc"]}, sys.argv[1])
+'''
+
+
+def _launch(out: Path, delay: float, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(out), str(delay)], env=env)
+
+
+def test_kill_mid_epoch_then_resume_gives_the_same_weights(tmp_path: Path) -> None:
+    _fake_cifar(tmp_path / "data")
+    env = {**os.environ, "GANCNN_DATA": str(tmp_path / "data"), "GANCNN_DOWNLOAD": "0"}
+    straight = {**env, "GANCNN_RUNS": str(tmp_path / "runs-a")}
+    killed = {**env, "GANCNN_RUNS": str(tmp_path / "runs-b")}
+    assert _launch(tmp_path / "a.pt", 0.0, straight).wait(timeout=300) == 0
+    proc = _launch(tmp_path / "b.pt", 0.3, killed)
+    ckpts = tmp_path / "runs-b" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        found = list(ckpts.glob("reference-*.pt")) if ckpts.is_dir() else []
+        if found and load_checkpoint(found[0])["step"] >= 4:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stopped_at = load_checkpoint(found[0])["step"]
+    assert stopped_at % 6 != 0 and stopped_at < 18, f"the kill must land mid-epoch, it landed at step {stopped_at}"
+    assert not (tmp_path / "b.pt").exists()
+    assert _launch(tmp_path / "b.pt", 0.0, killed).wait(timeout=300) == 0
+    a, b = torch.load(tmp_path / "a.pt"), torch.load(tmp_path / "b.pt")
+    for k in a["state"]:
+        assert torch.equal(a["state"][k], b["state"][k]), k
+    assert a["curves"]["val_acc"] == b["curves"]["val_acc"] and len(a["curves"]["epoch"]) == 3
+    assert a["test_acc"] == b["test_acc"]
