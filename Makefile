@@ -12,7 +12,7 @@ CHAPTER ?=
 HEAVY := optimization-exercises adjoint-v1 adjoint-v2 adversarial dcgan-sagan gmm-equivalence
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup book page test run full clean
+.PHONY: setup book page test run full reference clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ full: $(STAMP)  ## every heavy chapter on the full profile (results stored under
 	  else echo "skipping $$c: book/$$c.md does not exist yet"; fi; \
 	done
 	$(MAKE) book
+
+reference: $(STAMP)  ## train the reference networks that are not stored yet (resumes after a kill); results in artifacts/reference
+	$(BIN)/python -m gancnn.reference --device $(DEVICE)
 
 clean:  ## remove the built site and executed notebooks (keeps .venv and artifacts)
 	rm -rf _build runs

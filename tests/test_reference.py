@@ -115,3 +115,26 @@ def test_kill_mid_epoch_then_resume_gives_the_same_weights(tmp_path: Path) -> No
         assert torch.equal(a["state"][k], b["state"][k]), k
     assert a["curves"]["val_acc"] == b["curves"]["val_acc"] and len(a["curves"]["epoch"]) == 3
     assert a["test_acc"] == b["test_acc"]
+
+
+def test_chapter_model_prefers_stored_reference_weights(tmp_artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_cifar(tmp_artifacts / "data")
+    monkeypatch.setenv("GANCNN_DATA", str(tmp_artifacts / "data"))
+    monkeypatch.setenv("GANCNN_DOWNLOAD", "0")
+    tiny = classifiers.ReferenceConfig("vgg7-bn", epochs=1, batch_size=16, n_train=96, n_val=24, lr_max=0.05)
+    with pytest.raises(FileNotFoundError, match="make reference"):
+        classifiers.chapter_model("vgg7-bn", "quick", reference=tiny)
+    record = classifiers.ensure("vgg7-bn", cfg=tiny, progress=False)
+    model, rec = classifiers.chapter_model("vgg7-bn", "quick", reference=tiny)
+    assert rec["origin"] == "reference" and rec["n_test_images"] == 30 and rec["source_test_acc"] == 89.5
+    assert rec["test_acc"] == record["test_acc"]
+    x, y, _ = classifiers.cached_images("cifar10", "test")
+    assert classifiers.evaluate(model, x, y)[0] == pytest.approx(rec["test_acc"])
+    assert classifiers.describe_origin({"vgg7-bn": rec}) is None
+    table = classifiers.accuracy_table({"vgg7-bn": model}, {"vgg7-bn": rec})
+    assert table.loc["vgg7-bn", "verdict"] == classifiers.verdict(rec["test_acc"], 89.5)
+    # another seed has no stored weights: the quick fallback trains and is flagged for the reader
+    fb = classifiers.QuickFallback(n_train=100, epochs=1, lr=0.05, n_val=20, n_test=30)
+    _, rec_fb = classifiers.chapter_model("vgg7-bn", "quick", seed=1, fallback=fb, reference=tiny)
+    assert rec_fb["origin"] == "quick-fallback"
+    assert "make reference" in classifiers.describe_origin({"vgg7-bn": rec_fb})

@@ -8,7 +8,7 @@ import sys
 import torch
 
 from ..params import ParameterError, resolve_device
-from . import classifiers
+from . import classifiers, verification
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: test {record['test_acc']:.2f}% (source {record['source_test_acc']}%, "
               f"{classifiers.verdict(record['test_acc'], record['source_test_acc'])}), "
               f"{record['train_seconds_total']:.0f} s of training, {state}", flush=True)
+    for name in args.names:
+        result = verification.run(name)
+        layer, share = verification.worst_layer(result)
+        print(f"{name}: all-unit verification on {result['n_images']:,} test images, worst layer {layer} "
+              f"{share:.4f}% within 1%", flush=True)
     return 0
 
 

@@ -311,3 +311,116 @@ def training_throughput(name: str, precision: str, channels_last: bool, steps: i
     if dev.type == "cuda":
         torch.cuda.synchronize()
     return steps * batch_size / (time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class QuickFallback:
+    """How a chapter trains a network briefly when no reference weights are stored (the old quick path)."""
+
+    n_train: int
+    epochs: int
+    lr: float
+    n_val: int
+    n_test: int
+
+
+def chapter_model(name: str, profile: str, seed: int = 0, dataset: str = "cifar10",
+                  fallback: QuickFallback | None = None,
+                  reference: ReferenceConfig | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """The network a chapter analyses: full -> source schedule; quick -> reference weights, else a short run.
+
+    The record always carries `origin` ("full", "reference" or "quick-fallback"), `test_acc`,
+    `n_test_images`, `source_test_acc`, `_cached` and `_provenance` (whose key identifies the weights).
+    """
+    from .. import classifier_training as ct
+
+    if profile == "full":
+        model, record = ct.trained_model(name, "full", cfg=ct.source_config(name, dataset, seed=seed))
+        record.update(origin="full", n_test_images=ct.source_config(name, dataset).n_test)
+    else:
+        reference = reference or REFERENCE_CONFIGS[name]
+        found = reference_model(name, reference) if (dataset, seed) == (reference.dataset, reference.seed) else None
+        if found is not None:
+            model, record = found
+            record.update(origin="reference", n_test_images=record["n_test"], _cached=True)
+        else:
+            if fallback is None:
+                raise FileNotFoundError(f"no reference weights for {name} on {dataset}; run `make reference`")
+            model, record = ct.trained_model(name, "quick", n_train=fallback.n_train, epochs=fallback.epochs,
+                                             lr=fallback.lr, n_val=fallback.n_val, n_test=fallback.n_test,
+                                             seed=seed, dataset=dataset)
+            record.update(origin="quick-fallback", n_test_images=fallback.n_test)
+    record["source_test_acc"] = source_accuracy(name, dataset)
+    return model, record
+
+
+def describe_origin(records: dict[Any, dict[str, Any]]) -> str | None:
+    """A warning for the reader when some network is a quick fallback instead of stored reference weights."""
+    fallback = [str(k) for k, r in records.items() if r["origin"] == "quick-fallback"]
+    if not fallback:
+        return None
+    return (f"No stored reference weights for {', '.join(fallback)}: these networks were trained here for a "
+            "few dozen steps and are near chance, so the statements below about trained networks do not "
+            "apply to them. Run `make reference` to train and store the reference networks.")
+
+
+def accuracy_table(models: dict[str, nn.Module], records: dict[str, dict[str, Any]]) -> Any:
+    """A table of each analysed network: origin, size, schedule, test accuracy beside the source's, verdict."""
+    import pandas as pd
+
+    rows = []
+    for name, model in models.items():
+        rec = records[name]
+        conf = rec["_provenance"]["config"]
+        schedule = (f"{conf['epochs']} epochs, {conf['optimizer']}, one-cycle" if rec["origin"] == "reference"
+                    else f"{rec['n_steps']} steps" if rec["origin"] == "quick-fallback" else "source schedule")
+        rows.append({"network": name, "weights": rec["origin"], "parameters": count_parameters(model),
+                     "schedule": schedule, "test images": rec["n_test_images"],
+                     "test accuracy %": round(float(rec["test_acc"]), 2),
+                     "source % (quoted)": rec["source_test_acc"],
+                     "verdict": verdict(float(rec["test_acc"]), rec["source_test_acc"])
+                     if rec["origin"] != "quick-fallback" else "not comparable (fallback)"})
+    return pd.DataFrame(rows).set_index("network")
+
+
+def plot_curves(records: dict[Any, dict[str, Any]]) -> Any:
+    """Validation accuracy and training loss per epoch of the reference networks among `records`."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(8, 3))
+    for name, rec in records.items():
+        if rec.get("origin") != "reference":
+            continue
+        curves = rec["curves"]
+        ax_acc.plot(curves["epoch"], curves["val_acc"], label=str(name))
+        ax_loss.plot(curves["epoch"], curves["train_loss"], label=str(name))
+    ax_acc.set(xlabel="epoch", ylabel="validation accuracy %")
+    ax_loss.set(xlabel="epoch", ylabel="training loss (smoothed labels)")
+    if ax_acc.lines:
+        ax_acc.legend(fontsize=8)
+    else:
+        ax_acc.text(0.5, 0.5, "no stored reference network", ha="center", transform=ax_acc.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+def reference_summary() -> Any:
+    """One row per reference network: stored or not, schedule, accuracy beside the source's, training time."""
+    import pandas as pd
+
+    rows = []
+    for name, cfg in REFERENCE_CONFIGS.items():
+        rec = stored(name, cfg)
+        row: dict[str, Any] = {"network": name, "epochs": cfg.epochs, "optimizer": cfg.optimizer,
+                               "peak lr": cfg.lr_max, "source % (quoted)": source_accuracy(name, cfg.dataset)}
+        if rec is None:
+            row.update({"stored": "no (run make reference)"})
+        else:
+            prov = rec["_provenance"]
+            row.update({"stored": prov["date"][:10], "device": prov["device"], "data": rec["data_copy"],
+                        "test accuracy %": round(float(rec["test_acc"]), 2),
+                        "verdict": verdict(float(rec["test_acc"]), source_accuracy(name, cfg.dataset)),
+                        "training time (min)": round(float(rec["train_seconds_total"]) / 60, 1),
+                        "parameters": rec["n_parameters"]})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("network")

@@ -1,0 +1,32 @@
+"""Small display helpers shared by the chapters: images for imshow and reader-visible notices."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import torch
+
+KINDS = ("note", "warning", "important")
+
+
+def to_display(h: torch.Tensor) -> np.ndarray:
+    """Rescale a (C, H, W) map to [0, 1] as an (H, W, C) array for imshow."""
+    h = h.detach().float()
+    h = h - h.min()
+    return (h / h.max().clamp_min(1e-12)).permute(1, 2, 0).numpy()
+
+
+def admonition_html(kind: str, title: str, text: str) -> str:
+    """HTML of a Sphinx-styled admonition box (renders like a MyST admonition on the built page)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return (f'<div class="admonition {kind}"><p class="admonition-title">{html.escape(title)}</p>'
+            f"<p>{html.escape(text)}</p></div>")
+
+
+def notice(kind: str, title: str, text: str) -> None:
+    """Show an admonition in the executed page (and plain text in a terminal)."""
+    from IPython.display import HTML, display
+
+    display(HTML(admonition_html(kind, title, text)))

@@ -1,0 +1,22 @@
+"""Display helpers: image rescaling and reader-visible notices."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gancnn.display import admonition_html, to_display
+
+
+def test_to_display_maps_to_unit_range_channels_last() -> None:
+    h = torch.randn(3, 5, 7) * 4 - 2
+    img = to_display(h)
+    assert img.shape == (5, 7, 3)
+    assert img.min() == pytest.approx(0.0) and img.max() == pytest.approx(1.0)
+
+
+def test_admonition_escapes_text_and_checks_kind() -> None:
+    out = admonition_html("warning", "Untrained <networks>", "a & b")
+    assert 'class="admonition warning"' in out and "&lt;networks&gt;" in out and "a &amp; b" in out
+    with pytest.raises(ValueError):
+        admonition_html("shout", "t", "x")
