@@ -25,7 +25,7 @@ book: $(STAMP)  ## execute every chapter on the quick profile and build the site
 	@# jupyter-cache keys on a chapter's own code only: drop it when the library or parameters changed
 	@mkdir -p _build && h=$$(cat $$(find src params -type f \( -name '*.py' -o -name '*.yaml' \) | sort) | sha256sum | cut -c1-16); \
 	  if [ "$$(cat _build/.library-hash 2>/dev/null)" != "$$h" ]; then rm -rf _build/.jupyter_cache; echo "$$h" > _build/.library-hash; fi
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	GANCNN_PROGRESS=0 $(BIN)/jupyter-book build . -W -n --keep-going
 
 page: $(STAMP)  ## make page CHAPTER=<name>: build one chapter alone into _build/page-<name> (not strict: links to other chapters dangle)
 	@test -n "$(CHAPTER)" || { echo "usage: make page CHAPTER=<name>"; exit 2; }

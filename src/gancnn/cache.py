@@ -5,21 +5,36 @@ strings), `arrays.npz` (NumPy arrays), `tensors.pt` (torch tensors and state dic
 `provenance.json` (date, device, git commit, data copy, wall time, config, file checksums).
 joblib.Memory was considered: it keys on the function's code and pickles results into its own
 layout, while the book needs readable, committed artifacts keyed on the configuration alone.
+
+Concurrency (`flock` lock files beside the entry, removed again on release): `cached` holds the compute lock
+`<experiment>/.<key>.lock` across its check, compute and save, so of several processes asking for the same
+result one computes and the others wait and load it. `save` and `load` hold the short swap lock
+`.<key>.swap.lock`, so a load never waits for a computation, only for a save in progress. A save writes
+`.<key>.<pid>.new-*`, sets an existing entry aside as `.<key>.<pid>.old-*` and renames the new folder in;
+temporaries of killed writers (dead pid, or older than `STALE_AFTER_S`) are removed by the next save or load
+in that experiment, and a set-aside entry whose replacement never landed is put back.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import platform
+import re
+import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +44,11 @@ import torch
 from .paths import artifacts_dir, project_root
 
 FILES = ("result.json", "arrays.npz", "tensors.pt")
+STALE_AFTER_S = 300.0  # a temporary folder this old (or with a dead writer pid) belongs to a killed save
+# `.<key>.<pid>.new-XXXX` / `.<key>.<pid>.old-XXXX`, and `.<key>.XXXXXXXX` from before pids were recorded
+_TEMP = re.compile(r"^\.(?P<key>[0-9a-f]{16})\.(?:(?P<pid>\d+)\.(?P<kind>new|old)-)?[^.]+$")
+_held = threading.local()  # lock files this thread holds, to fail rather than deadlock on re-entry
+_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)  # a lock file cannot be created: read without it
 
 
 class CacheCorruptedError(RuntimeError):
@@ -48,10 +68,14 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def _canonical(config: Any) -> str:
+    """Return the canonical JSON text of a configuration (what its key hashes)."""
+    return json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
+
+
 def config_key(config: dict[str, Any]) -> str:
     """Return a 16-hex-digit SHA-256 of the canonical JSON of a configuration."""
-    text = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
 
 
 def git_commit() -> str:
@@ -105,12 +129,143 @@ def _has_tensor(value: Any) -> bool:
     return False
 
 
-def save(profile: str, experiment: str, config: dict[str, Any], result: dict[str, Any], *,
-         wall_time_s: float, device: str | torch.device = "cpu", data_copy: Any = None) -> Path:
-    """Store a result atomically (write to a temporary folder, then rename) with its provenance."""
-    final = entry_dir(profile, experiment, config)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+def _held_locks() -> set[Path]:
+    """Return the set of lock files the current thread holds."""
+    if not hasattr(_held, "paths"):
+        _held.paths = set()
+    return _held.paths
+
+
+def _lock_file(folder: Path, purpose: str) -> Path:
+    """Return an entry's lock file beside it: `.<key>.lock` (compute) or `.<key>.swap.lock` (save and load)."""
+    return folder.parent / (f".{folder.name}.lock" if purpose == "compute" else f".{folder.name}.{purpose}.lock")
+
+
+def _acquire(path: Path, blocking: bool) -> int | None:
+    """Open and flock a lock file; None when busy and not blocking. Retries when the holder removed the file."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            linked = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except FileNotFoundError:
+            linked = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if linked:
+            return fd
+        os.close(fd)  # we locked a file the previous holder had already removed: lock the current one
+
+
+@contextmanager
+def _entry_lock(folder: Path, purpose: str = "swap", *, blocking: bool = True, optional: bool = False,
+                waiting: str | None = None) -> Iterator[bool]:
+    """Hold an entry's lock; yield False if busy (non-blocking) or, if optional, on a read-only artifacts copy."""
+    path = _lock_file(folder, purpose)
+    held = _held_locks()
+    if path in held:
+        if not blocking:
+            yield False
+            return
+        raise RuntimeError(f"{path.name} is already held by this thread: a compute() must not call cached() "
+                           "for its own entry")
+    try:
+        fd = _acquire(path, blocking=False)
+        if fd is None and blocking:
+            if waiting:
+                print(f"cache: {waiting}", file=sys.stderr, flush=True)
+            fd = _acquire(path, blocking=True)
+    except OSError as exc:
+        if not optional or exc.errno not in _READ_ONLY:
+            raise
+        fd = None  # a read-only copy of the artifacts: nobody writes there, read without the lock
+    if fd is None:
+        yield False
+        return
+    held.add(path)
+    try:
+        yield True
+    finally:
+        held.discard(path)
+        try:
+            path.unlink(missing_ok=True)  # while still holding it, so nobody locks the removed file unnoticed
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Return True when a process with this pid exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_stale(tmp: Path, pid: str | None) -> bool:
+    """Return True for a temporary folder of a dead writer, or one older than STALE_AFTER_S."""
+    if pid is not None and not _pid_alive(int(pid)):
+        return True
+    try:
+        return time.time() - tmp.stat().st_mtime > STALE_AFTER_S
+    except FileNotFoundError:
+        return False
+
+
+def _dispose(tmp: Path, final: Path, kind: str | None) -> None:
+    """Put a set-aside entry back when its replacement never landed, else delete the temporary folder."""
+    if kind == "old" and not final.exists():
+        os.rename(tmp, final)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _clean_stale(parent: Path, held_key: str) -> None:
+    """Remove the temporaries of killed saves in an experiment folder, each under its entry's swap lock."""
+    try:
+        names = sorted(parent.iterdir())
+    except FileNotFoundError:
+        return
+    for tmp in names:
+        match = _TEMP.match(tmp.name)
+        if not match or not tmp.is_dir() or not _is_stale(tmp, match["pid"]):
+            continue
+        final = parent / match["key"]
+        if match["key"] == held_key:
+            _dispose(tmp, final, match["kind"])
+            continue
+        with _entry_lock(final, blocking=False, optional=True) as locked:
+            if locked and tmp.is_dir():
+                _dispose(tmp, final, match["kind"])
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Rename a finished folder to the entry's name, setting an existing entry aside first (lock held)."""
+    aside = None
+    if final.exists():
+        aside = final.parent / f".{final.name}.{os.getpid()}.old-{secrets.token_hex(4)}"
+        os.rename(final, aside)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        if aside is not None and not final.exists():
+            os.rename(aside, final)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _save_locked(final: Path, profile: str, experiment: str, config: dict[str, Any], result: dict[str, Any], *,
+                 wall_time_s: float, device: str | torch.device, data_copy: Any) -> None:
+    """Write a result into a temporary folder and swap it in; the caller holds the entry's swap lock."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.new-", dir=final.parent))
     try:
         _write(tmp, result)
         files = {f: _sha256(tmp / f) for f in FILES if (tmp / f).exists()}
@@ -122,22 +277,38 @@ def save(profile: str, experiment: str, config: dict[str, Any], result: dict[str
             "wall_time_s": round(float(wall_time_s), 3), "torch": torch.__version__, "files": files,
         }
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        _swap_in(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save(profile: str, experiment: str, config: dict[str, Any], result: dict[str, Any], *,
+         wall_time_s: float, device: str | torch.device = "cpu", data_copy: Any = None) -> Path:
+    """Store a result atomically (write to a temporary folder, then rename) with its provenance."""
+    final = entry_dir(profile, experiment, config)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with _entry_lock(final):
+        _clean_stale(final.parent, final.name)
+        _save_locked(final, profile, experiment, config, result, wall_time_s=wall_time_s, device=device,
+                     data_copy=data_copy)
     return final
 
 
-def load(profile: str, experiment: str, config: dict[str, Any]) -> dict[str, Any] | None:
-    """Return a stored result (with its provenance under '_provenance') or None when absent."""
-    folder = entry_dir(profile, experiment, config)
+def _check_config(folder: Path, provenance: dict[str, Any], config: dict[str, Any]) -> None:
+    """Fail when an entry's recorded configuration is not the requested one."""
+    stored, wanted = _canonical(provenance["config"]), _canonical(config)
+    if stored != wanted:
+        raise CacheCorruptedError(f"{folder} holds the result of config {stored}, not of the requested {wanted}")
+
+
+def _load_locked(folder: Path, config: dict[str, Any]) -> dict[str, Any] | None:
+    """Read an entry back, checking its configuration and checksums; None when absent (swap lock held)."""
     if not folder.is_dir():
         return None
     try:
         provenance = json.loads((folder / "provenance.json").read_text())
+        _check_config(folder, provenance, config)
         for name, digest in provenance["files"].items():
             if _sha256(folder / name) != digest:
                 raise CacheCorruptedError(f"{folder / name} does not match its checksum")
@@ -156,21 +327,43 @@ def load(profile: str, experiment: str, config: dict[str, Any]) -> dict[str, Any
     return result
 
 
+def load(profile: str, experiment: str, config: dict[str, Any]) -> dict[str, Any] | None:
+    """Return a stored result (with its provenance under '_provenance') or None when absent."""
+    folder = entry_dir(profile, experiment, config)
+    if not folder.parent.is_dir():
+        return None
+    return _load_checked(folder, config)
+
+
+def _load_checked(folder: Path, config: dict[str, Any]) -> dict[str, Any] | None:
+    """Clean stale temporaries and read an entry under its swap lock (without it on a read-only copy)."""
+    with _entry_lock(folder, optional=True) as locked:
+        if locked:
+            _clean_stale(folder.parent, folder.name)
+        return _load_locked(folder, config)
+
+
 def cached(profile: str, experiment: str, config: dict[str, Any], compute: Callable[[], dict[str, Any]], *,
            device: str | torch.device = "cpu", data_copy: Any = None, refresh: bool = False) -> dict[str, Any]:
-    """Load the result for this configuration, or compute, store and return it (timed)."""
-    if not refresh:
-        hit = load(profile, experiment, config)
-        if hit is not None:
-            hit["_cached"] = True
-            return hit
-    start = time.perf_counter()
-    result = compute()
-    if not isinstance(result, dict):
-        raise TypeError(f"compute() must return a dict, got {type(result).__name__}")
-    save(profile, experiment, config, result, wall_time_s=time.perf_counter() - start, device=device,
-         data_copy=data_copy)
-    out = load(profile, experiment, config)
+    """Load the result for this configuration, or compute, store and return it (timed; one process computes)."""
+    folder = entry_dir(profile, experiment, config)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    waiting = f"waiting for another process computing {experiment}/{folder.name}"
+    with _entry_lock(folder, "compute", optional=True, waiting=waiting):
+        if not refresh:
+            hit = _load_checked(folder, config)
+            if hit is not None:
+                hit["_cached"] = True
+                return hit
+        start = time.perf_counter()
+        result = compute()
+        if not isinstance(result, dict):
+            raise TypeError(f"compute() must return a dict, got {type(result).__name__}")
+        with _entry_lock(folder):
+            _clean_stale(folder.parent, folder.name)
+            _save_locked(folder, profile, experiment, config, result, wall_time_s=time.perf_counter() - start,
+                         device=device, data_copy=data_copy)
+            out = _load_locked(folder, config)
     assert out is not None
     out["_cached"] = False
     return out
@@ -181,6 +374,8 @@ def list_entries(profile: str) -> list[dict[str, Any]]:
     root = artifacts_dir() / profile
     records = []
     for prov in sorted(root.glob("*/*/provenance.json")):
+        if prov.parent.name.startswith("."):
+            continue  # a save in progress, an entry being replaced, or a killed save's leftover
         try:
             records.append(json.loads(prov.read_text()))
         except (OSError, ValueError) as exc:

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from tqdm import tqdm
+
+from .train import progress_bar
 
 RESIZE_HW = (299, 299)
 RESAMPLE_MODE = "nv_bilinear_float"
@@ -116,7 +117,7 @@ class InceptionFeatures:
         out = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            bar = tqdm(total=len(images), desc=desc, disable=not progress, unit="img", mininterval=2.0)
+            bar = progress_bar(len(images), desc, enabled=progress, unit="img")
             for batch in _batches(images, batch_size):
                 out.append(self.helper.extract_feats(batch, data_range=(0, 255), resize_hw=RESIZE_HW,
                                                      resample_mode=RESAMPLE_MODE, quant=False))

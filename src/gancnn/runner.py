@@ -1,14 +1,25 @@
-"""`make run`: convert a chapter with jupytext and execute it with papermill on a profile."""
+"""`make run`: convert a chapter with jupytext and execute it with papermill on a profile.
+
+Before a kernel starts, every override (profile file and `-p`) is checked against the type of its default in
+the chapter's parameters cell, and `profile`/`device` may only come from `--profile`/`--device`. The executed
+notebook is written beside its final name and renamed in on success; a failed run leaves the previous good
+`runs/<chapter>-<profile>.ipynb` alone and keeps its own notebook as `<chapter>-<profile>.failed.ipynb`.
+Exit codes: 0 success, 2 a ParameterError (before execution or in the chapter's validation cell), 1 another
+error in a cell.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import os
+import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from .params import PROFILES, ParameterError, load_profile, resolve_device
+from .params import PROFILES, ParameterError, check_types, parse_yaml, refuse_runner_keys, resolve_device, run_profile
 from .paths import project_root, runs_dir
 
 
@@ -36,7 +47,26 @@ def notebook_parameters(src: Path) -> dict[str, Any]:
         tmp.unlink(missing_ok=True)
 
 
-def run_chapter(chapter: str, profile: str = "quick", device: str = "cpu", overrides: dict[str, Any] | None = None) -> Path:
+def parameter_spec(known: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Return a parameters cell's literal defaults and its nullable knobs (default None, or None in the comment)."""
+    defaults, nullable = {}, set()
+    for name, info in known.items():
+        try:
+            defaults[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue  # an expression: its type is left to the chapter's own checks
+        if defaults[name] is None or re.search(r"\bNone\b", info.get("help") or ""):
+            nullable.add(name)
+    return defaults, nullable
+
+
+def failed_notebook(chapter: str, profile: str) -> Path:
+    """Return where the executed notebook of a failed run is kept."""
+    return runs_dir() / f"{chapter}-{profile}.failed.ipynb"
+
+
+def run_chapter(chapter: str, profile: str = "quick", device: str = "cpu",
+                overrides: dict[str, Any] | None = None) -> Path:
     """Execute one chapter on a profile; return the path of the executed notebook under runs/."""
     import jupytext
     import papermill
@@ -45,41 +75,63 @@ def run_chapter(chapter: str, profile: str = "quick", device: str = "cpu", overr
         raise ParameterError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     resolve_device(device)
     src = chapter_source(chapter)
-    params = {**load_profile(profile, chapter), **(overrides or {}), "profile": profile, "device": device}
+    overrides = dict(overrides or {})
+    refuse_runner_keys(overrides, "-p")
+    params = {**run_profile(profile, chapter), **overrides}
     known = notebook_parameters(src)
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise ParameterError(f"{chapter}: parameters {unknown} are not in its parameters cell {sorted(known)}")
+    params = {**check_types(params, *parameter_spec(known)), "profile": profile, "device": device}
     out_dir = runs_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    source_nb = out_dir / f"{chapter}.source.ipynb"
+    source_nb = out_dir / f".{chapter}.{os.getpid()}.source.ipynb"
+    partial = out_dir / f".{chapter}-{profile}.{os.getpid()}.partial.ipynb"
+    output, failed = out_dir / f"{chapter}-{profile}.ipynb", failed_notebook(chapter, profile)
     jupytext.write(jupytext.read(src), source_nb)
-    output = out_dir / f"{chapter}-{profile}.ipynb"
     start = time.perf_counter()
-    papermill.execute_notebook(str(source_nb), str(output), parameters=params, cwd=str(src.parent),
-                               kernel_name="python3", progress_bar=True)
-    source_nb.unlink(missing_ok=True)
+    try:
+        papermill.execute_notebook(str(source_nb), str(partial), parameters=params, cwd=str(src.parent),
+                                   kernel_name="python3", progress_bar=True)
+    except BaseException:
+        if partial.exists():
+            os.replace(partial, failed)
+        raise
+    finally:
+        source_nb.unlink(missing_ok=True)
+    os.replace(partial, output)
+    failed.unlink(missing_ok=True)
     print(f"{chapter} ({profile}, {device}) executed in {time.perf_counter() - start:.1f} s -> {output}")
     return output
 
 
+def _cell_error(chapter: str, profile: str, exc: Any) -> str:
+    """Return the one-line report of a cell that raised during a run."""
+    evalue = (str(exc.evalue).strip().splitlines() or [""])[0]
+    return (f"{chapter} ({profile}) stopped in cell {exc.exec_count}: {exc.ename}: {evalue} "
+            f"(executed notebook: {failed_notebook(chapter, profile)})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: gancnn-run CHAPTER [--profile P] [--device D] [-p name value]."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("chapter")
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="override one parameter (value parsed as YAML)")
     args = ap.parse_args(argv)
-    import yaml
+    from papermill.exceptions import PapermillExecutionError
 
-    overrides = {name: yaml.safe_load(value) for name, value in args.param}
     try:
+        overrides = {name: parse_yaml(value, f"-p {name} {value!r}") for name, value in args.param}
         run_chapter(args.chapter, args.profile, args.device, overrides)
     except ParameterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PapermillExecutionError as exc:
+        print(f"error: {_cell_error(args.chapter, args.profile, exc)}", file=sys.stderr)
+        return 2 if exc.ename == "ParameterError" else 1
     return 0
 
 

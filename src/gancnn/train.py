@@ -51,6 +51,17 @@ class StepSampler:
         return self._perm[within * self.batch_size:(within + 1) * self.batch_size]
 
 
+def progress_enabled() -> bool:
+    """Progress bars are shown unless GANCNN_PROGRESS=0 (the book build sets it: bars belong in terminals)."""
+    return os.environ.get("GANCNN_PROGRESS", "1").strip().lower() not in ("0", "false", "no", "")
+
+
+def progress_bar(total: int, desc: str, initial: int = 0, enabled: bool = True, **kwargs: Any) -> tqdm:
+    """A plain-text tqdm bar, silent when disabled by the caller or by GANCNN_PROGRESS=0."""
+    return tqdm(total=total, initial=initial, desc=desc, disable=not (enabled and progress_enabled()),
+                mininterval=2.0, **kwargs)
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write a checkpoint atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +105,7 @@ def run_loop(step: Callable[[int], Mapping[str, float]], n_steps: int, objects: 
         if on_checkpoint is not None:
             on_checkpoint(done)
 
-    bar = tqdm(total=n_steps, initial=start, desc=desc, disable=not progress, mininterval=2.0)
+    bar = progress_bar(n_steps, desc, initial=start, enabled=progress)
     for i in range(start, n_steps):
         metrics = {k: float(v) for k, v in step(i).items()}
         metrics["step"] = i
