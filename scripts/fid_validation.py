@@ -6,9 +6,13 @@ images on a 2-core CPU, seconds on a GPU with --device cuda).
 """
 import argparse
 import time
+
 import numpy as np
 import torch
-from gancnn import cache, data, fid
+
+from gancnn import data
+from gancnn.book import cache
+from gancnn.gan import fid
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("n", nargs="?", type=int, default=2000)

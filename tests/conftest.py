@@ -10,7 +10,7 @@ import pytest
 
 matplotlib.use("Agg")  # tests draw off-screen
 
-from gancnn.paths import project_root
+from gancnn.book.paths import project_root
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from gancnn import adjoint, folding
-from gancnn.adjoint import AdjointBackMap, UnsupportedModelError
+from gancnn.adjoint import backmap as adjoint
+from gancnn.adjoint import folding
+from gancnn.adjoint.backmap import AdjointBackMap, UnsupportedModelError
 from gancnn.models.resnet20 import FixupResNet20, ResNet20BN
 from gancnn.models.vgg7 import VGG7
 from model_helpers import randomised

@@ -1,9 +1,9 @@
-"""Attacks through torchattacks on a small model (gancnn.attacks)."""
+"""Attacks through torchattacks on a small model (gancnn.adjoint.attacks)."""
 
 import torch
 from torch import nn
 
-from gancnn import attacks
+from gancnn.adjoint import attacks
 
 
 def small_model() -> nn.Module:

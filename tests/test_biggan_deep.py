@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
+from gancnn.gan.shapes import compare, record_shapes, unexplained
 from gancnn.models import biggan_deep as bgd
-from gancnn.selfattention import SelfAttention2d
-from gancnn.shape_table import compare, record_shapes, unexplained
+from gancnn.models.selfattention import SelfAttention2d
 
 
 def test_conditional_bn_formula() -> None:

@@ -9,7 +9,7 @@ import jupytext
 import pytest
 import yaml
 
-from gancnn.runner import notebook_parameters
+from gancnn.book.runner import notebook_parameters
 
 TEXT_PAGES = {"book/intro", "book/references"}  # pages without code (no parameters cell needed)
 

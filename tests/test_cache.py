@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gancnn import cache
+from gancnn.book import cache
 
 
 def _compute_counter() -> tuple[list[int], callable]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gancnn import classifier_training as ct
+from gancnn.adjoint import training as ct
 from gancnn.models.resnet20 import FixupResNet20, ResNet20BN, ShortcutA
 from gancnn.models.vgg7 import VGG7
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.cluster import KMeans
 
-from gancnn import colorization as col
+from gancnn.coursework import colorization as col
 from gancnn.data import DataCopy
 from gancnn.models import colorization_nets as nets
 

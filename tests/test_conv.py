@@ -1,4 +1,4 @@
-"""Tests for gancnn.conv: the output-size lemmas, convolution as a matrix, transposed convolution."""
+"""Tests for gancnn.conv.arithmetic: the output-size lemmas, convolution as a matrix, transposed convolution."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancnn import conv
+from gancnn.conv import arithmetic as conv
 
 
 def _torch_side(layer: nn.Module, n: int) -> int | None:
@@ -154,7 +154,7 @@ def test_non_overlapping_unit_kernel_gives_a_projection() -> None:
 
 def test_figure_layouts_follow_the_lemmas() -> None:
     """The drawn grids (padding, inserted zeros) give the output sizes of Lemmas 1 and 2."""
-    from gancnn.conv_figures import Case, input_layout
+    from gancnn.conv.figures import Case, input_layout
 
     for size, kernel, stride, padding in itertools.product(range(2, 6), range(1, 4), range(1, 3), range(0, 3)):
         if padding >= kernel:

@@ -8,7 +8,7 @@ from torch import nn
 
 from gancnn.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gancnn.models.sagan import SAGANDiscriminator, SAGANGenerator, one_hot
-from gancnn.selfattention import SelfAttention2d
+from gancnn.models.selfattention import SelfAttention2d
 
 
 def test_dcgan_shapes_and_range() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gancnn.display import admonition_html, to_display
+from gancnn.book.display import admonition_html, to_display
 
 
 def test_to_display_maps_to_unit_range_channels_last() -> None:

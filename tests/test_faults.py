@@ -18,8 +18,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from gancnn import cache, params
-from gancnn.params import ParameterError
+from gancnn.book import cache, params
+from gancnn.book.params import ParameterError
 
 FORK = mp.get_context("fork")
 CONFIG = {"a": 1, "tag": "race"}
@@ -264,7 +264,7 @@ def test_yaml_scientific_notation_is_a_number() -> None:
 def test_failed_run_keeps_the_last_good_notebook(tmp_artifacts: Path, offline_data: Path) -> None:
     import papermill
 
-    from gancnn.runner import run_chapter
+    from gancnn.book.runner import run_chapter
 
     runs = tmp_artifacts / "runs"
     runs.mkdir()

@@ -1,4 +1,4 @@
-"""Tests of gancnn.fid: the Frechet distance against closed forms and SciPy, chunking, the Inception features."""
+"""Tests of gancnn.gan.fid: the Frechet distance against closed forms and SciPy, chunking, the Inception features."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from gancnn import fid
+from gancnn.gan import fid
 
 
 def _spd(rng: np.random.Generator, d: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from gancnn import folding
+from gancnn.adjoint import folding
 from gancnn.models.resnet20 import FixupResNet20, ResNet20BN
 from gancnn.models.vgg7 import VGG7
 from model_helpers import randomised as perturbed

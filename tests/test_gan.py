@@ -1,4 +1,4 @@
-"""Tests of gancnn.gan: losses, gradient penalty, TTUR step sizes, spectral norm, resume."""
+"""Tests of gancnn.gan.training: losses, gradient penalty, TTUR step sizes, spectral norm, resume."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gancnn import gan, spectral
+from gancnn.gan import spectral
+from gancnn.gan import training as gan
 from gancnn.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gancnn.models.sagan import SAGANDiscriminator, SAGANGenerator
 

@@ -1,4 +1,4 @@
-"""Tests for gancnn.gan_game: optimal discriminator, value identity, Jensen-Shannon divergence."""
+"""Tests for gancnn.gan.game: optimal discriminator, value identity, Jensen-Shannon divergence."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from gancnn import gan_game
+from gancnn.gan import game as gan_game
 
 X = np.linspace(-12, 12, 24001)
 P_DATA = gan_game.Mixture1D((0.5, 0.5), (-2.0, 2.0), (0.6, 0.6))

@@ -1,10 +1,10 @@
-"""Spread measures, their ratio test and projections (gancnn.hypersurface_stats)."""
+"""Spread measures, their ratio test and projections (gancnn.adjoint.stats)."""
 
 import numpy as np
 import pytest
 from scipy.spatial.distance import pdist
 
-from gancnn import hypersurface_stats as hs
+from gancnn.adjoint import stats as hs
 
 
 def test_measures_match_numpy_and_identity():

@@ -1,4 +1,4 @@
-"""Tests for gancnn.lipschitz: operator norms and the generator bound."""
+"""Tests for gancnn.gan.lipschitz: operator norms and the generator bound."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gancnn import lipschitz
+from gancnn.gan import lipschitz
 from gancnn.models import biggan_deep as bgd
 from gancnn.models import resnet50_imagenet as r50
 

@@ -1,4 +1,4 @@
-"""Tests for gancnn.mhsa: attention over pixels from the definition vs nn.MultiheadAttention."""
+"""Tests for gancnn.models.mhsa: attention over pixels from the definition vs nn.MultiheadAttention."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from gancnn import mhsa
+from gancnn.models import mhsa
 
 
 @pytest.mark.parametrize("channels,heads", [(8, 1), (16, 4), (12, 3)])

@@ -2,8 +2,8 @@
 
 import torch
 
-from gancnn import noise
-from gancnn.mnist_training import class_pools, cnn_features
+from gancnn.gan.mnist import class_pools, cnn_features
+from gancnn.gmm import noise
 from gancnn.models.mnist_cnn import FEATURE_DIM, MnistCNN
 from gancnn.models.mnist_gan import Discriminator, Generator
 

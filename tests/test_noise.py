@@ -1,9 +1,9 @@
-"""Tests of gancnn.noise: each sampler has the moments it claims."""
+"""Tests of gancnn.gmm.noise: each sampler has the moments it claims."""
 
 import pytest
 import torch
 
-from gancnn import noise
+from gancnn.gmm import noise
 
 
 @pytest.mark.parametrize("name,mean,var", [("U(-1,1)", 0.0, 1 / 3), ("Bernoulli{0,1}", 0.5, 0.25), ("N(0,I)", 0.0, 1.0)])

@@ -1,4 +1,4 @@
-"""Tests for gancnn.normalization: one template, four torch layers."""
+"""Tests for gancnn.conv.normalization: one template, four torch layers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from gancnn import normalization
+from gancnn.conv import normalization
 
 
 def _layers(channels: int, shape: tuple[int, ...], gamma: torch.Tensor, beta: torch.Tensor) -> dict[str, nn.Module]:

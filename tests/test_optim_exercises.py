@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gancnn import optim_exercises as oe
+from gancnn.coursework import optimization as oe
 
 
 @pytest.fixture

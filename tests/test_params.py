@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gancnn.params import ParameterError, RunConfig, load_profile, require_positive, resolve_device, validate
+from gancnn.book.params import ParameterError, RunConfig, load_profile, require_positive, resolve_device, validate
 
 
 def test_validate_returns_attribute_dict() -> None:
@@ -155,7 +155,7 @@ def _chapter_cells(repo_root) -> dict[str, dict]:
 
 
 def test_every_chapter_validates_with_its_defaults(repo_root) -> None:
-    from gancnn.params import RESERVED
+    from gancnn.book.params import RESERVED
 
     cells = _chapter_cells(repo_root)
     assert len(cells) >= 9
@@ -167,8 +167,8 @@ def test_every_chapter_validates_with_its_defaults(repo_root) -> None:
 
 
 def test_full_profiles_fit_the_types_of_the_defaults(repo_root) -> None:
-    from gancnn.params import RUNNER_KEYS, check_types, load_profile
-    from gancnn.runner import notebook_parameters, parameter_spec
+    from gancnn.book.params import RUNNER_KEYS, check_types, load_profile
+    from gancnn.book.runner import notebook_parameters, parameter_spec
 
     for path in sorted((repo_root / "params").glob("*/*.yaml")):
         values = {k: v for k, v in load_profile(path.parent.name, path.stem).items() if k not in RUNNER_KEYS}
@@ -180,6 +180,6 @@ def test_full_profiles_fit_the_types_of_the_defaults(repo_root) -> None:
 FULL_PROFILES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "params" / "full").glob("*.yaml"))
 @pytest.mark.parametrize("chapter", FULL_PROFILES)
 def test_full_profiles_leave_profile_and_device_to_the_runner(repo_root, chapter: str) -> None:
-    from gancnn.params import run_profile
+    from gancnn.book.params import run_profile
 
     run_profile("full", chapter)

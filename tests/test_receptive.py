@@ -1,11 +1,11 @@
-"""Tests for gancnn.receptive: the receptive-field recurrence against a one-hot gradient."""
+"""Tests for gancnn.conv.receptive: the receptive-field recurrence against a one-hot gradient."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from gancnn import receptive
+from gancnn.conv import receptive
 
 
 @pytest.mark.parametrize("layers", [[(3, 1, 1)] * 4, [(5, 1, 1)] * 3, [(3, 2, 1)] * 4, [(3, 1, 2)] * 3,

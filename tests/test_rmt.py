@@ -1,11 +1,11 @@
-"""Tests of gancnn.rmt: GMM construction, Gram spectra, distances."""
+"""Tests of gancnn.gmm.rmt: GMM construction, Gram spectra, distances."""
 
 import numpy as np
 import pytest
 import torch
 from scipy import linalg, stats
 
-from gancnn import noise, rmt
+from gancnn.gmm import noise, rmt
 
 
 def test_sqrtm_psd_matches_scipy_and_handles_singular():

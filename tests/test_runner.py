@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gancnn.params import ParameterError
-from gancnn.runner import main, run_chapter
+from gancnn.book.params import ParameterError
+from gancnn.book.runner import main, run_chapter
 
 
 def test_run_pipeline_with_overrides(tmp_artifacts: Path, offline_data: Path) -> None:
@@ -62,7 +62,7 @@ def test_profile_and_device_cannot_be_overridden_by_p(tmp_artifacts: Path, no_ex
 
 def test_profile_file_cannot_set_the_device(tmp_path: Path, tmp_artifacts: Path, no_execution,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from gancnn import params
+    from gancnn.book import params
 
     bad = tmp_path / "pipeline.yaml"
     bad.write_text("n_stats: 100\ndevice: cuda\n")
@@ -102,7 +102,7 @@ def test_failing_cell_gives_one_line_and_exit_2(tmp_artifacts: Path, monkeypatch
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    import gancnn.runner as runner
+    import gancnn.book.runner as runner
 
     def fail(source, output, **kwargs):
         Path(output).write_text("{}")

@@ -1,11 +1,11 @@
-"""Tests for gancnn.selfattention.SelfAttention2d."""
+"""Tests for gancnn.models.selfattention.SelfAttention2d."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from gancnn.selfattention import SelfAttention2d
+from gancnn.models.selfattention import SelfAttention2d
 
 
 @pytest.mark.parametrize("pool", [False, True])

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gancnn.conv import conv_matrix
+from gancnn.conv.arithmetic import conv_matrix
 from gancnn.models import coursework_cnn, resnet50_cifar, unet
 from gancnn.models.colorization_nets import PoolUpsampleNet
 

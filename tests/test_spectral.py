@@ -1,4 +1,4 @@
-"""Tests for gancnn.spectral against torch's spectral_norm and the SVD."""
+"""Tests for gancnn.gan.spectral against torch's spectral_norm and the SVD."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gancnn import spectral
+from gancnn.gan import spectral
 
 
 def test_one_step_matches_torch_with_roles_swapped() -> None:

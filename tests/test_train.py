@@ -16,7 +16,7 @@ from gancnn.train import StepSampler, load_checkpoint, run_loop
 
 SCRIPT = r'''
 import sys, time, torch
-from gancnn.seed import seed_everything
+from gancnn.book.seed import seed_everything
 from gancnn.train import StepSampler, run_loop
 ckpt, out, n_steps, delay = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 seed_everything(0)

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torchvision import datasets, transforms
 
-from .paths import resolve
+from gancnn.book.paths import resolve
 
 NAMES = ("mnist", "cifar10", "cifar100")
 SPLITS = ("train", "test")

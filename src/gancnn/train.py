@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm  # plain text bars: no widget warnings in executed pages
 
-from .seed import rng_state, set_rng_state
+from gancnn.book.seed import rng_state, set_rng_state
 
 
 class Stateful(Protocol):

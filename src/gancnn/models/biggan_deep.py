@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..selfattention import SelfAttention2d
+from gancnn.models.selfattention import SelfAttention2d
 
 # Channel multipliers of `width` at resolutions 4, 8, ..., R (BigGAN's published architectures).
 CHANNEL_MULTIPLIERS: dict[int, tuple[int, ...]] = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..conv import conv_output_size
+from gancnn.conv.arithmetic import conv_output_size
 
 SHARPEN = ((0.0, -1.0, 0.0), (-1.0, 5.0, -1.0), (0.0, -1.0, 0.0))  # the coursework's sharpening filter
 

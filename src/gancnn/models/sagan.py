@@ -4,7 +4,7 @@ Generator: [z, one-hot(c)] (nz + n_classes) -> dense -> 4x4x(4 ngf) -> up to 8x8
 -> self-attention (16x16) -> up to 32x32x3 -> tanh. Discriminator (the source's table): conv to 16x16x(ndf),
 8x8x(2 ndf), self-attention (8x8), 4x4x(4 ndf), 4x4x(8 ndf), flatten, concatenate one-hot(c), dense -> one score.
 Spectral normalisation uses `torch.nn.utils.parametrizations.spectral_norm`; D has no batch norm
-(the gradient penalty is defined per sample). The attention layer is `gancnn.selfattention.SelfAttention2d`.
+(the gradient penalty is defined per sample). The attention layer is `gancnn.models.selfattention.SelfAttention2d`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..selfattention import SelfAttention2d
+from gancnn.models.selfattention import SelfAttention2d
 
 
 def _up(c_in: int, c_out: int) -> list[nn.Module]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..mhsa import PixelSelfAttention
+from gancnn.models.mhsa import PixelSelfAttention
 
 CHANNELS = (64, 128, 256, 1024)   # channels at resolutions 32, 16, 8, 4
 ATTENTION = (False, False, True, True)

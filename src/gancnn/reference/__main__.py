@@ -7,8 +7,8 @@ import sys
 
 import torch
 
-from ..params import ParameterError, resolve_device
-from . import classifiers, verification
+from gancnn.book.params import ParameterError, resolve_device
+from gancnn.reference import classifiers, verification
 
 
 def main(argv: list[str] | None = None) -> int:

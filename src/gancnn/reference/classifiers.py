@@ -1,14 +1,14 @@
 """The five CIFAR-10 classifiers of the AdjointBackMap chapters, trained once and stored with provenance.
 
 The schedule is modern rather than the source's (300-500 epochs of plain gradient descent, which
-stay the full profile in `gancnn.classifier_training`): SGD with Nesterov momentum (AdamW for the
+stay the full profile in `gancnn.adjoint.training`): SGD with Nesterov momentum (AdamW for the
 bias-free VGG7, which has neither BN nor bias and learns slowly with SGD), a one-cycle learning
 rate, random crop (4-pixel zero padding) and horizontal flip, label smoothing 0.1, weight decay on
 kernels only, bf16 autocast with channels_last. The split is the source's: 45k train / 5k
 validation from the training images, and all 10,000 test images. Inputs are normalised exactly as
 the chapters normalise them (`classifier_training.normalize`).
 
-Storage: `artifacts/reference/classifier-<name>/<config-hash>/` through `gancnn.cache` (weights in
+Storage: `artifacts/reference/classifier-<name>/<config-hash>/` through `gancnn.book.cache` (weights in
 fp32 in `tensors.pt`, per-epoch curves in `result.json`, provenance beside them). Training resumes
 from `runs/checkpoints/reference-<name>-<hash>.pt`, written every `checkpoint_every` steps.
 """
@@ -25,11 +25,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import cache, data
-from ..classifier_training import MODEL_NAMES, SOURCE_SCHEDULES, build_model, count_parameters, normalize, split_indices
-from ..paths import runs_dir
-from ..seed import seed_everything
-from ..train import StepSampler, run_loop
+from gancnn import data
+from gancnn.adjoint.training import (
+    MODEL_NAMES,
+    SOURCE_SCHEDULES,
+    build_model,
+    count_parameters,
+    normalize,
+    split_indices,
+)
+from gancnn.book import cache
+from gancnn.book.paths import runs_dir
+from gancnn.book.seed import seed_everything
+from gancnn.train import StepSampler, run_loop
 
 PROFILE = "reference"
 
@@ -332,7 +340,7 @@ def chapter_model(name: str, profile: str, seed: int = 0, dataset: str = "cifar1
     The record always carries `origin` ("full", "reference" or "quick-fallback"), `test_acc`,
     `n_test_images`, `source_test_acc`, `_cached` and `_provenance` (whose key identifies the weights).
     """
-    from .. import classifier_training as ct
+    from gancnn.adjoint import training as ct
 
     if profile == "full":
         model, record = ct.trained_model(name, "full", cfg=ct.source_config(name, dataset, seed=seed))

@@ -2,7 +2,7 @@
 
 The quick build verifies a subset of the test images itself (see the AdjointBackMap chapters) and
 shows this stored run beside it. Bias-free networks use version 1; networks with batch norm or
-Fixup biases are folded (`gancnn.folding.equivalent_model`) and use version 2.
+Fixup biases are folded (`gancnn.adjoint.folding.equivalent_model`) and use version 2.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from typing import Any
 
 import torch
 
-from .. import adjoint, cache, folding
-from ..classifier_training import normalize
-from . import classifiers
+from gancnn.adjoint import backmap as adjoint
+from gancnn.adjoint import folding
+from gancnn.adjoint.training import normalize
+from gancnn.book import cache
+from gancnn.reference import classifiers
 
 BIAS_FREE = ("vgg7", "fixup-resnet20")
 TOL = 0.01

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from .train import progress_bar
+from gancnn.train import progress_bar
 
 RESIZE_HW = (299, 299)
 RESAMPLE_MODE = "nv_bilinear_float"

@@ -16,7 +16,7 @@ import torch
 import torchattacks
 from torch import nn
 
-from .classifier_training import SOURCE_MEAN, SOURCE_STD
+from gancnn.adjoint.training import SOURCE_MEAN, SOURCE_STD
 
 SOURCE_STEP = 0.04  # the source's BIM factor on normalised inputs (section 4.2.1)
 

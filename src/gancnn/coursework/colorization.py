@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from sklearn.cluster import KMeans
 from torch import nn
 
-from . import data
-from .train import StepSampler, run_loop
+from gancnn import data
+from gancnn.train import StepSampler, run_loop
 
 
 @dataclass

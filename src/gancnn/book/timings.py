@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .paths import project_root
+from gancnn.book.paths import project_root
 
 
 def chapter_seconds(build_dir: str | Path = "_build") -> dict[str, float]:

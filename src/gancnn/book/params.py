@@ -2,7 +2,7 @@
 
 Every chapter's papermill `parameters` cell holds all its knobs with quick defaults; the next
 cell calls `validate(...)` with them. `params/<profile>/<chapter>.yaml` holds the other profile's
-values, injected by `make run` (see `gancnn.runner`).
+values, injected by `make run` (see `gancnn.book.runner`).
 
 Types: `validate(..., defaults=...)` gives every knob the type of its default in the parameters cell
 (`gancnn-run` passes the defaults it reads from the chapter, so a mistyped `-p` or YAML value stops before a
@@ -28,7 +28,7 @@ from typing import Any
 import torch
 import yaml
 
-from .paths import project_root
+from gancnn.book.paths import project_root
 
 PROFILES = ("quick", "full")
 DEVICES = ("cpu", "cuda", "auto")

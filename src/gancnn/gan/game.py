@@ -15,7 +15,7 @@ import torch
 from scipy import integrate, stats
 from torch import nn
 
-from .train import run_loop
+from gancnn.train import run_loop
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from . import cache, data
-from .models.mnist_cnn import MnistCNN
-from .models.mnist_gan import Discriminator, Generator
-from .paths import runs_dir
-from .train import StepSampler, run_loop
+from gancnn import data
+from gancnn.book import cache
+from gancnn.book.paths import runs_dir
+from gancnn.models.mnist_cnn import MnistCNN
+from gancnn.models.mnist_gan import Discriminator, Generator
+from gancnn.train import StepSampler, run_loop
 
 
 def mnist_tensors(split: str) -> tuple[torch.Tensor, torch.Tensor, data.DataCopy]:

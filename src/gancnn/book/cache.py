@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .paths import artifacts_dir, project_root
+from gancnn.book.paths import artifacts_dir, project_root
 
 FILES = ("result.json", "arrays.npz", "tensors.pt")
 STALE_AFTER_S = 300.0  # a temporary folder this old (or with a dead writer pid) belongs to a killed save

@@ -20,7 +20,7 @@ from scipy.optimize import minimize_scalar
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from .train import StepSampler
+from gancnn.train import StepSampler
 
 OptimizerFactory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 

@@ -5,7 +5,7 @@ without bias, every pre-activation unit c is positively homogeneous of degree on
 c(kx) = k c(x) for k > 0, so Euler's identity gives c(x) = <grad c(x), x> and the gradient is the same
 at x and at z(x) = kx. The gradient (the adjoint of the Jacobian applied to the unit's kernel row) is the
 unit's *effective hypersurface* H. With biases, the same holds for the pair [x; x_b] once every bias
-is fed in as the input x_b (see `gancnn.folding`): H splits into an image part and a bias part.
+is fed in as the input x_b (see `gancnn.adjoint.folding`): H splits into an image part and a bias part.
 
 Here H is computed with `torch.func.vjp` (vmapped over one-hot cotangents), never as an explicit
 Jacobian, in the five reconstruction modes of the source:
@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import jvp, vjp, vmap
 
-from .folding import BiasLayout, bias_layout, gather, restrict
-from .models.resnet20 import BNBlock, FixupBlock, FixupResNet20, Multiplier, ResNet20BN, ScalarBias, ShortcutA
-from .models.vgg7 import VGG7
+from gancnn.adjoint.folding import BiasLayout, bias_layout, gather, restrict
+from gancnn.models.resnet20 import BNBlock, FixupBlock, FixupResNet20, Multiplier, ResNet20BN, ScalarBias, ShortcutA
+from gancnn.models.vgg7 import VGG7
 
 MODES = ("RM0", "RM1", "RM2", "RM3", "RM4")
 K_DEFAULT = 1.0 / 8.0  # z(x) = x / 8, the source's choice (a power of two: scaling is exact in floating point)
@@ -54,7 +54,7 @@ def check_model(model: nn.Module, version: int) -> None:
         label = name or "<root>"
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             raise UnsupportedModelError(f"layer '{label}' is batch norm: fold it first with "
-                                        "gancnn.folding.equivalent_model (eq. 3.6) and use AdjointBackMapV2")
+                                        "gancnn.adjoint.folding.equivalent_model (eq. 3.6) and use AdjointBackMapV2")
         if isinstance(module, (nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.Softplus, nn.Mish,
                                nn.SELU, nn.CELU, nn.Hardswish, nn.Softmax, nn.LogSoftmax)):
             raise UnsupportedModelError(

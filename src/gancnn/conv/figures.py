@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.animation import FuncAnimation
 import torch
+from matplotlib.animation import FuncAnimation
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
 
-from .conv import conv_matrix, conv_output_size, conv_transpose_output_size
+from gancnn.conv.arithmetic import conv_matrix, conv_output_size, conv_transpose_output_size
 
 PAD, PIXEL, INSERTED = 0, 1, 2
 FACE = {PAD: "white", PIXEL: "#8fb8de", INSERTED: "white"}

@@ -22,12 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
-from . import cache, data
-from .models.resnet20 import FixupResNet20, ResNet20BN
-from .models.vgg7 import VGG7
-from .paths import runs_dir
-from .seed import seed_everything
-from .train import StepSampler, run_loop
+from gancnn import data
+from gancnn.book import cache
+from gancnn.book.paths import runs_dir
+from gancnn.book.seed import seed_everything
+from gancnn.models.resnet20 import FixupResNet20, ResNet20BN
+from gancnn.models.vgg7 import VGG7
+from gancnn.train import StepSampler, run_loop
 
 # The source normalises with these channel means and standard deviations (section 2.5.1.1).
 SOURCE_MEAN = (0.4914, 0.4822, 0.4465)

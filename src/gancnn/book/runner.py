@@ -19,8 +19,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .params import PROFILES, ParameterError, check_types, parse_yaml, refuse_runner_keys, resolve_device, run_profile
-from .paths import project_root, runs_dir
+from gancnn.book.params import (
+    PROFILES,
+    ParameterError,
+    check_types,
+    parse_yaml,
+    refuse_runner_keys,
+    resolve_device,
+    run_profile,
+)
+from gancnn.book.paths import project_root, runs_dir
 
 
 def chapter_source(chapter: str) -> Path:

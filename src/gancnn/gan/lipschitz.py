@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import jvp, vjp
 
-from .models.biggan_deep import BigGANDeepGenerator, ConditionalBatchNorm2d, GeneratorBlock
-from .selfattention import SelfAttention2d
-from .spectral import exact_sigma
+from gancnn.gan.spectral import exact_sigma
+from gancnn.models.biggan_deep import BigGANDeepGenerator, ConditionalBatchNorm2d, GeneratorBlock
+from gancnn.models.selfattention import SelfAttention2d
 
 
 def jacobian_spectral_norm(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, n_iter: int = 20,

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .train import StepSampler, run_loop
+from gancnn.train import StepSampler, run_loop
 
 LOSSES = ("nonsaturating", "wgan-gp")
 

@@ -1,0 +1,1 @@
+"""Coursework exercises (chapter optimization-exercises): optimisation experiments and image colourisation."""
