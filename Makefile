@@ -12,7 +12,7 @@ CHAPTER ?=
 HEAVY := optimization-exercises adjoint-v1 adjoint-v2 adversarial dcgan-sagan gmm-equivalence
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup book page test run full reference clean
+.PHONY: setup book page test lint format run full reference clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ page: $(STAMP)  ## make page CHAPTER=<name>: build one chapter alone into _build
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff (lint and format check) on the library, tests and scripts, and on the chapters' code cells
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/python scripts/lint_chapters.py
+
+format: $(STAMP)  ## apply ruff's safe fixes and formatter to the library, tests, scripts and the chapters' code cells
+	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests scripts
+	$(BIN)/python scripts/lint_chapters.py --fix
 
 run: $(STAMP)  ## make run CHAPTER=<name> PROFILE=quick|full [DEVICE=cpu|cuda]
 	@test -n "$(CHAPTER)" || { echo "usage: make run CHAPTER=<name> PROFILE=quick|full [DEVICE=cpu|cuda]"; exit 2; }

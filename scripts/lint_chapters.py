@@ -1,7 +1,8 @@
-"""Lint the code cells of the MyST chapters with ruff, reporting chapter line numbers.
+"""Lint (and with --fix, fix and format) the code cells of the MyST chapters with ruff.
 
 Each chapter's code cells are written, in order, to one temporary Python file (markdown is dropped,
 so prose never trips the line-length rule); ruff's findings are mapped back to `book/<chapter>.md`.
+With --fix, `ruff check --fix` and `ruff format` run on that file and each cell is written back.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CHAPTER_IGNORES = "E402,F704,B018"  # imports after the parameters cell, top-level await, bare expressions shown
+MARKER = "# %% cell "
 
 
 def code_cells(md: Path) -> list[tuple[int, list[str]]]:
@@ -37,6 +40,39 @@ def code_cells(md: Path) -> list[tuple[int, list[str]]]:
     return cells
 
 
+def fix(md: Path, ruff: str) -> None:
+    """Apply ruff's safe fixes and its formatter to every code cell of a chapter, in place."""
+    cells = code_cells(md)
+    text = []
+    for k, (_, body) in enumerate(cells):
+        text += [f"{MARKER}{k}", *body]
+    with tempfile.NamedTemporaryFile("w", suffix=".py", dir=ROOT, prefix=f".fix-{md.stem}-", delete=False) as f:
+        f.write("\n".join(text) + "\n")
+        tmp = Path(f.name)
+    try:
+        subprocess.run([ruff, "check", "--fix", "-q", "--extend-ignore", CHAPTER_IGNORES, str(tmp)], cwd=ROOT)
+        subprocess.run([ruff, "format", "-q", str(tmp)], cwd=ROOT, check=True)
+        fixed = tmp.read_text().splitlines()
+    finally:
+        tmp.unlink()
+    bodies: list[list[str]] = []
+    for line in fixed:
+        if line.startswith(MARKER):
+            bodies.append([])
+        elif bodies:
+            bodies[-1].append(line)
+    if len(bodies) != len(cells):
+        raise RuntimeError(f"{md}: {len(cells)} cells in, {len(bodies)} out; the file is left unchanged")
+    lines = md.read_text().splitlines()
+    for (start, body), new in sorted(zip(cells, bodies, strict=True), key=lambda c: -c[0][0]):
+        while new and not new[-1].strip():
+            new.pop()
+        while new and not new[0].strip():
+            new.pop(0)
+        lines[start - 1 : start - 1 + len(body)] = new
+    md.write_text("\n".join(lines) + "\n")
+
+
 def lint(md: Path, ruff: str) -> list[str]:
     """Ruff findings for one chapter as 'book/x.md:line:col: CODE message'."""
     cells = code_cells(md)
@@ -51,23 +87,32 @@ def lint(md: Path, ruff: str) -> list[str]:
         f.write("\n".join(text) + "\n")
         tmp = Path(f.name)
     try:
-        out = subprocess.run([ruff, "check", "--output-format", "json", "--extend-ignore", "E402,F704,B018",
-                              str(tmp)], capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(
+            [ruff, "check", "--output-format", "json", "--extend-ignore", "E402,F704,B018", str(tmp)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
     finally:
         tmp.unlink()
     findings = []
     for item in json.loads(out.stdout or "[]"):
         row = item["location"]["row"]
         md_line = line_map[row - 1] if 0 < row <= len(line_map) and line_map[row - 1] else "?"
-        findings.append(f"{md.relative_to(ROOT)}:{md_line}:{item['location']['column']}: {item['code']} "
-                        f"{item['message']}")
+        findings.append(
+            f"{md.relative_to(ROOT)}:{md_line}:{item['location']['column']}: {item['code']} {item['message']}"
+        )
     return findings
 
 
 def main(argv: list[str]) -> int:
-    """Lint every chapter given (default: all of book/*.md); exit 1 when anything is found."""
+    """Lint every chapter given (default: all of book/*.md), fixing first with --fix; exit 1 on findings."""
     ruff = str(Path(sys.executable).parent / "ruff")
-    chapters = [Path(a).resolve() for a in argv] or sorted((ROOT / "book").glob("*.md"))
+    do_fix = "--fix" in argv
+    chapters = [Path(a).resolve() for a in argv if a != "--fix"] or sorted((ROOT / "book").glob("*.md"))
+    if do_fix:
+        for md in chapters:
+            fix(md, ruff)
     findings = [f for md in chapters for f in lint(md, ruff)]
     print("\n".join(findings) if findings else f"chapters: {len(chapters)} checked, no findings")
     return 1 if findings else 0

@@ -32,12 +32,17 @@ def images(n: int = 2, size: int = 16) -> torch.Tensor:
     return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
 
 
-V1_MODELS = {"vgg7": lambda: randomised(VGG7()), "fixup": lambda: randomised(FixupResNet20()),
-             "vgg7-trained": lambda: trained(VGG7())}
-V2_MODELS = {"vgg7-bn": lambda: folding.equivalent_model(randomised(VGG7(batchnorm=True))),
-             "resnet20-bn": lambda: folding.equivalent_model(randomised(ResNet20BN())),
-             "fixup-bias": lambda: folding.equivalent_model(randomised(FixupResNet20(bias=True))),
-             "vgg7-bn-trained": lambda: folding.equivalent_model(trained(VGG7(batchnorm=True)))}
+V1_MODELS = {
+    "vgg7": lambda: randomised(VGG7()),
+    "fixup": lambda: randomised(FixupResNet20()),
+    "vgg7-trained": lambda: trained(VGG7()),
+}
+V2_MODELS = {
+    "vgg7-bn": lambda: folding.equivalent_model(randomised(VGG7(batchnorm=True))),
+    "resnet20-bn": lambda: folding.equivalent_model(randomised(ResNet20BN())),
+    "fixup-bias": lambda: folding.equivalent_model(randomised(FixupResNet20(bias=True))),
+    "vgg7-bn-trained": lambda: folding.equivalent_model(trained(VGG7(batchnorm=True))),
+}
 
 
 @pytest.mark.parametrize("name,version", [(n, 1) for n in V1_MODELS] + [(n, 2) for n in V2_MODELS])
@@ -63,8 +68,15 @@ def test_jvp_reconstruction_is_not_trivial() -> None:
     assert max(float((pi - ci).abs().max() / ci.abs().max()) for ci, pi in zip(c.values(), p)) > 1e-3
 
 
-@pytest.mark.parametrize("name,version,layer", [("vgg7", 1, "features.conv3"), ("fixup", 1, "blocks.3.conv1"),
-                                                ("resnet20-bn", 2, "blocks.4.conv2"), ("fixup-bias", 2, "blocks.1.conv2")])
+@pytest.mark.parametrize(
+    "name,version,layer",
+    [
+        ("vgg7", 1, "features.conv3"),
+        ("fixup", 1, "blocks.3.conv1"),
+        ("resnet20-bn", 2, "blocks.4.conv2"),
+        ("fixup-bias", 2, "blocks.1.conv2"),
+    ],
+)
 def test_every_rm_reconstructs_and_rms_are_related(name: str, version: int, layer: str) -> None:
     """<[x; x_b], H> equals the unit for RM1-RM4 (and RM0); RM3 = sum_s RM4, RM2 = sum_j RM4, RM1 = sum RM2."""
     abm = AdjointBackMap((V1_MODELS if version == 1 else V2_MODELS)[name](), version=version)
@@ -74,11 +86,13 @@ def test_every_rm_reconstructs_and_rms_are_related(name: str, version: int, laye
     grid4 = torch.arange(c_in * c_out * ho * wo).view(c_in, c_out, ho, wo)[:, outs]
     grid3 = torch.arange(c_in * c_out).view(c_in, c_out)[:, outs]
     grid2 = torch.arange(c_out * ho * wo).view(c_out, ho, wo)[outs]
-    h = {"RM4": abm.hypersurfaces(x, layer, "RM4", units=grid4.flatten(), chunk_size=512),
-         "RM3": abm.hypersurfaces(x, layer, "RM3", units=grid3.flatten()),
-         "RM2": abm.hypersurfaces(x, layer, "RM2", units=grid2.flatten()),
-         "RM1": abm.hypersurfaces(x, layer, "RM1", units=outs),
-         "RM0": abm.hypersurfaces(x, abm.layers[-1], "RM0")}
+    h = {
+        "RM4": abm.hypersurfaces(x, layer, "RM4", units=grid4.flatten(), chunk_size=512),
+        "RM3": abm.hypersurfaces(x, layer, "RM3", units=grid3.flatten()),
+        "RM2": abm.hypersurfaces(x, layer, "RM2", units=grid2.flatten()),
+        "RM1": abm.hypersurfaces(x, layer, "RM1", units=outs),
+        "RM0": abm.hypersurfaces(x, abm.layers[-1], "RM0"),
+    }
     for mode, hs in h.items():
         assert torch.allclose(hs.reconstruct(x, abm.x_b), hs.values, rtol=1e-9, atol=1e-9 * hs.values.abs().max()), mode
     n_out = len(outs)
@@ -198,7 +212,7 @@ def test_spectral_fraction() -> None:
 
 
 def test_chain_recurrence_matches_autograd() -> None:
-    """The explicit recurrence (eq. 3.20) gives C_l = J_l [x; x_b] and J_l equals autograd's Jacobian of the FC layer."""
+    """The explicit recurrence (eq. 3.20) gives C_l = J_l [x; x_b]; J_l equals autograd's Jacobian of the FC layer."""
     eq = V2_MODELS["vgg7-bn"]()
     layout = folding.bias_layout(eq)
     x_b = folding.gather(eq, layout)
@@ -207,8 +221,9 @@ def test_chain_recurrence_matches_autograd() -> None:
     v = torch.cat([x.reshape(-1), x_b])
     for _, c, jac in rec:
         assert torch.allclose(jac @ v, c, atol=1e-12)
-    jac_fc = torch.func.jacrev(lambda f: folding.call_with_bias(eq, layout, f[:x.numel()].reshape(1, *x.shape),
-                                                                f[x.numel():])[0])(v)
+    jac_fc = torch.func.jacrev(
+        lambda f: folding.call_with_bias(eq, layout, f[: x.numel()].reshape(1, *x.shape), f[x.numel() :])[0]
+    )(v)
     assert torch.allclose(rec[-1][2], jac_fc, atol=1e-12)
 
 

@@ -57,7 +57,7 @@ def test_scaled_set_fools_and_gaussian_matches_moments():
     assert betas.max() <= 1 and betas.min() > 0
     gauss = attacks.matched_gaussian(scaled, torch.Generator().manual_seed(0))
     sd, n = scaled.flatten(1).std(1), scaled[0].numel()
-    assert ((gauss.flatten(1).mean(1) - scaled.flatten(1).mean(1)).abs() <= 4 * sd / n ** 0.5).all()
+    assert ((gauss.flatten(1).mean(1) - scaled.flatten(1).mean(1)).abs() <= 4 * sd / n**0.5).all()
     assert ((gauss.flatten(1).std(1) / sd - 1).abs() <= 0.25).all()
 
 

@@ -72,7 +72,7 @@ def test_citations_resolve(repo_root: Path) -> None:
         prefixes = re.findall(r":keyprefix:\s*(\S+)", text)  # a page-local bibliography
         for group in re.findall(r"\{cite[pt]?\}`([^`]+)`", text):
             for key in (k.strip() for k in group.split(",")):
-                bare = next((key[len(p):] for p in prefixes if key.startswith(p)), key)
+                bare = next((key[len(p) :] for p in prefixes if key.startswith(p)), key)
                 assert bare in keys, f"{page.name} cites unknown key {key!r}"
 
 

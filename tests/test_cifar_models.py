@@ -16,10 +16,22 @@ def conv_params(c_in: int, c_out: int) -> int:
     return 9 * c_in * c_out
 
 
-VGG7_KERNELS = conv_params(3, 32) + conv_params(32, 32) + conv_params(32, 64) + conv_params(64, 64) \
-    + conv_params(64, 96) + conv_params(96, 96)
-RESNET_KERNELS = conv_params(3, 32) + 6 * conv_params(32, 32) + conv_params(32, 64) + 5 * conv_params(64, 64) \
-    + conv_params(64, 96) + 5 * conv_params(96, 96)
+VGG7_KERNELS = (
+    conv_params(3, 32)
+    + conv_params(32, 32)
+    + conv_params(32, 64)
+    + conv_params(64, 64)
+    + conv_params(64, 96)
+    + conv_params(96, 96)
+)
+RESNET_KERNELS = (
+    conv_params(3, 32)
+    + 6 * conv_params(32, 32)
+    + conv_params(32, 64)
+    + 5 * conv_params(64, 64)
+    + conv_params(64, 96)
+    + 5 * conv_params(96, 96)
+)
 BN_CHANNELS_RESNET = 32 + 6 * 32 + 6 * 64 + 6 * 96
 
 
@@ -81,13 +93,16 @@ def test_split_and_augment() -> None:
     x = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     out = ct.augment(x, torch.Generator().manual_seed(0))
     assert out.shape == (4, 3, 32, 32) and torch.isfinite(out).all()
-    assert torch.allclose(ct.normalize(torch.full((1, 3, 1, 1), 255, dtype=torch.uint8)).flatten(),
-                          (1 - torch.tensor(ct.SOURCE_MEAN)) / torch.tensor(ct.SOURCE_STD))
+    assert torch.allclose(
+        ct.normalize(torch.full((1, 3, 1, 1), 255, dtype=torch.uint8)).flatten(),
+        (1 - torch.tensor(ct.SOURCE_MEAN)) / torch.tensor(ct.SOURCE_STD),
+    )
 
 
 def test_trained_model_is_cached(tmp_path, monkeypatch) -> None:
     """A tiny real training run is stored and read back with identical weights."""
     from gancnn import data
+
     try:
         data.load("cifar10", "test", transform="pil", download=False)
     except data.DataError:

@@ -23,7 +23,9 @@ def test_output_shape(name, size):
 @pytest.mark.parametrize("kernel,nf,nc", [(3, 32, 24), (5, 8, 10)])
 def test_conv_weight_count_closed_form(name, kernel, nf, nc):
     model = nets.build(name, kernel=kernel, num_filters=nf, num_colours=nc)
-    weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)))
+    weights = sum(
+        m.weight.numel() for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+    )
     assert weights == nets.conv_weight_count(kernel, nf, nc)
 
 

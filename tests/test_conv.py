@@ -41,8 +41,9 @@ def test_conv_transpose_output_size_matches_torch_on_a_grid() -> None:
     """Lemma 2 agrees with nn.ConvTranspose2d, including invalid output paddings."""
     for kernel, stride, padding, dilation in itertools.product(range(1, 5), range(1, 4), range(0, 3), range(1, 3)):
         for extra in range(max(stride, dilation) + 1):
-            layer = nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding, output_padding=extra,
-                                       dilation=dilation, bias=False)
+            layer = nn.ConvTranspose2d(
+                1, 1, kernel, stride=stride, padding=padding, output_padding=extra, dilation=dilation, bias=False
+            )
             for n in range(1, 7):
                 expected = _formula(conv.conv_transpose_output_size, n, kernel, stride, padding, extra, dilation)
                 assert _torch_side(layer, n) == expected, (kernel, stride, padding, dilation, extra, n)
@@ -86,16 +87,25 @@ def test_invalid_geometry_fails_fast() -> None:
 def test_stratos_matrix_example() -> None:
     """The 2x2 kernel on a 3x3 image gives the 4x9 banded matrix of the notes."""
     w = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
-    expected = torch.tensor([[1, 2, 0, 3, 4, 0, 0, 0, 0], [0, 1, 2, 0, 3, 4, 0, 0, 0],
-                             [0, 0, 0, 1, 2, 0, 3, 4, 0], [0, 0, 0, 0, 1, 2, 0, 3, 4]], dtype=torch.float32)
+    expected = torch.tensor(
+        [
+            [1, 2, 0, 3, 4, 0, 0, 0, 0],
+            [0, 1, 2, 0, 3, 4, 0, 0, 0],
+            [0, 0, 0, 1, 2, 0, 3, 4, 0],
+            [0, 0, 0, 0, 1, 2, 0, 3, 4],
+        ],
+        dtype=torch.float32,
+    )
     assert torch.equal(conv.conv_matrix(w, (1, 3, 3)), expected)
 
 
-@pytest.mark.parametrize("c_in,c_out,kernel,stride,padding,dilation",
-                         [(1, 1, 3, 1, 0, 1), (2, 3, 3, 2, 1, 1), (3, 2, 2, 3, 2, 1), (2, 2, 3, 1, 2, 2),
-                          (1, 4, 1, 2, 0, 1)])
-def test_conv_matrix_equals_conv_and_jacobian(c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                                              dilation: int) -> None:
+@pytest.mark.parametrize(
+    "c_in,c_out,kernel,stride,padding,dilation",
+    [(1, 1, 3, 1, 0, 1), (2, 3, 3, 2, 1, 1), (3, 2, 2, 3, 2, 1), (2, 2, 3, 1, 2, 2), (1, 4, 1, 2, 0, 1)],
+)
+def test_conv_matrix_equals_conv_and_jacobian(
+    c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int
+) -> None:
     """V vec(x) + b equals F.conv2d, and V equals the Jacobian of F.conv2d."""
     torch.manual_seed(0)
     x = torch.randn(2, c_in, 7, 6, dtype=torch.float64)
@@ -108,8 +118,10 @@ def test_conv_matrix_equals_conv_and_jacobian(c_in: int, c_out: int, kernel: int
     assert torch.allclose(matrix, jac.reshape(matrix.shape), atol=1e-12)
 
 
-@pytest.mark.parametrize("stride,padding,kernel,extra", [(1, 0, 3, 0), (2, 1, 3, 1), (2, 1, 4, 0), (3, 2, 5, 2),
-                                                         (2, 0, 1, 0), (3, 0, 2, 1), (2, 3, 4, 1)])
+@pytest.mark.parametrize(
+    "stride,padding,kernel,extra",
+    [(1, 0, 3, 0), (2, 1, 3, 1), (2, 1, 4, 0), (3, 2, 5, 2), (2, 0, 1, 0), (3, 0, 2, 1), (2, 3, 4, 1)],
+)
 def test_transposed_conv_as_transpose_and_as_zero_insertion(stride: int, padding: int, kernel: int, extra: int) -> None:
     """V^T vec(x) + b and the zero-insertion recipe both equal F.conv_transpose2d."""
     torch.manual_seed(1)
@@ -164,8 +176,11 @@ def test_figure_layouts_follow_the_lemmas() -> None:
             layout, step = input_layout(case)
             drawn = (layout.shape[0] - kernel) // step + 1
             try:
-                expected = (conv.conv_transpose_output_size(size, kernel, stride, padding, extra) if transposed
-                            else conv.conv_output_size(size, kernel, stride, padding))
+                expected = (
+                    conv.conv_transpose_output_size(size, kernel, stride, padding, extra)
+                    if transposed
+                    else conv.conv_output_size(size, kernel, stride, padding)
+                )
             except ValueError:
                 continue
             assert drawn == expected

@@ -63,11 +63,14 @@ def test_relative_root_resolves_against_project(monkeypatch: pytest.MonkeyPatch,
     assert data.data_root() == repo_root / "somewhere"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"name": "imagenet"}, "unknown data set"),
-    ({"name": "mnist", "split": "val"}, "unknown split"),
-    ({"name": "mnist", "transform": "sharpen"}, "unknown transform"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "imagenet"}, "unknown data set"),
+        ({"name": "mnist", "split": "val"}, "unknown split"),
+        ({"name": "mnist", "transform": "sharpen"}, "unknown transform"),
+    ],
+)
 def test_unknown_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(data.DataError, match=message):
         data.load(**kwargs)

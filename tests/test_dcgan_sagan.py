@@ -45,8 +45,7 @@ def test_every_sagan_weight_is_spectrally_normalised() -> None:
     """Every convolution, transposed convolution and dense layer of SAGAN G and D carries a spectral_norm."""
     for net in (SAGANGenerator(ngf=16), SAGANDiscriminator(ndf=16)):
         layers = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
-        assert layers and all(hasattr(m, "parametrizations") and hasattr(m.parametrizations, "weight")
-                              for m in layers)
+        assert layers and all(hasattr(m, "parametrizations") and hasattr(m.parametrizations, "weight") for m in layers)
 
 
 def test_discriminator_params_follow_the_source_table() -> None:

@@ -62,6 +62,7 @@ def _join_all(procs: list, timeout: float = 90.0) -> None:
 
 def _cached_worker(barrier, counter: str, out: str) -> None:
     """Call cached() on the shared key with a slow compute that logs each call."""
+
     def compute() -> dict:
         with open(counter, "a") as fh:
             fh.write(f"{os.getpid()}\n")
@@ -156,6 +157,7 @@ def _killed_writer(flag: str, stage: str) -> None:
 
         cache._write = write_then_hang
     else:
+
         def hang(src, dst) -> None:
             Path(flag).touch()
             time.sleep(120)
@@ -275,8 +277,9 @@ def test_failed_run_keeps_the_last_good_notebook(tmp_artifacts: Path, offline_da
     assert good.read_text() == "the previous good run"
     failed = runs / "pipeline-quick.failed.ipynb"
     nb = nbformat.read(failed, as_version=4)
-    assert any(o.get("ename") == "ParameterError" for c in nb.cells if c.cell_type == "code"
-               for o in c.get("outputs", []))
+    assert any(
+        o.get("ename") == "ParameterError" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
     assert sorted(p.name for p in runs.iterdir()) == [failed.name, good.name], "temporaries left in runs/"
 
 
@@ -290,6 +293,7 @@ def test_listing_ignores_temporaries(tmp_artifacts: Path) -> None:
 
 def _long_compute(flag: str) -> None:
     """Compute the shared entry for a long time (until killed)."""
+
     def compute() -> dict:
         Path(flag).touch()
         time.sleep(30)

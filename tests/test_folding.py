@@ -24,8 +24,9 @@ def test_fold_bn_matches_torch_fusion_and_conv_bn() -> None:
     assert torch.allclose(ours(x), bn(conv(x)), atol=1e-12)
 
 
-@pytest.mark.parametrize("factory,size", [(lambda: VGG7(batchnorm=True), 384), (ResNet20BN, 1184),
-                                          (lambda: FixupResNet20(bias=True), 37)])
+@pytest.mark.parametrize(
+    "factory,size", [(lambda: VGG7(batchnorm=True), 384), (ResNet20BN, 1184), (lambda: FixupResNet20(bias=True), 37)]
+)
 def test_equivalent_model_same_logits(factory, size: int) -> None:
     """Folded models give the same logits and predictions; x_b has the expected size."""
     model = perturbed(factory())

@@ -48,8 +48,9 @@ def test_trained_discriminator_approaches_optimum() -> None:
     """A small MLP trained on samples ends close to D* where the densities have mass."""
     rng = np.random.default_rng(0)
     g_std = 1.0
-    disc, hist = gan_game.fit_discriminator(lambda n: P_DATA.sample(n, rng), lambda n: rng.normal(0, g_std, n),
-                                            steps=400, progress=False)
+    disc, hist = gan_game.fit_discriminator(
+        lambda n: P_DATA.sample(n, rng), lambda n: rng.normal(0, g_std, n), steps=400, progress=False
+    )
     grid = np.linspace(-3, 3, 61)
     d_star = gan_game.optimal_discriminator(P_DATA.pdf(grid), stats.norm.pdf(grid, 0, g_std))
     assert np.max(np.abs(gan_game.discriminator_on_grid(disc, grid) - d_star)) < 0.15

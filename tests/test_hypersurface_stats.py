@@ -23,8 +23,14 @@ def test_ratio_detects_a_wider_set_and_not_an_equal_one():
     c = hs.compare_spreads(a, b, "total_variance", n_permutations=300, n_bootstrap=300, seed=0)
     assert c.ratio == pytest.approx(hs.total_variance(a) / hs.total_variance(b))
     assert c.p_value < 0.01 and c.ci_low < 9.0 < c.ci_high and c.ci_low > 4.0
-    same = hs.compare_spreads(rng.normal(size=(40, 20)), rng.normal(size=(40, 20)), "mean_pairwise_distance",
-                              n_permutations=300, n_bootstrap=300, seed=0)
+    same = hs.compare_spreads(
+        rng.normal(size=(40, 20)),
+        rng.normal(size=(40, 20)),
+        "mean_pairwise_distance",
+        n_permutations=300,
+        n_bootstrap=300,
+        seed=0,
+    )
     assert same.p_value > 0.01 and same.ci_low < 1.0 < same.ci_high
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gancnn.gan import lipschitz
+from gancnn.gan import lipschitz, spectral
 from gancnn.models import biggan_deep as bgd
 from gancnn.models import resnet50_imagenet as r50
 
@@ -30,7 +30,7 @@ def test_conv_operator_norm_matches_dense_svd() -> None:
 def test_upsampling_norm_is_two() -> None:
     """Nearest 2x up-sampling multiplies every norm by exactly 2."""
     x = torch.randn(1, 2, 4, 4, dtype=torch.float64)
-    sigma, _ = lipschitz.jacobian_spectral_norm(lambda t: F.interpolate(t, scale_factor=2), x, 3)
+    sigma, _ = spectral.jacobian_spectral_norm(lambda t: F.interpolate(t, scale_factor=2), x, 3)
     assert abs(sigma - 2) < 1e-12
 
 

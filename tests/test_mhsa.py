@@ -29,8 +29,9 @@ def test_rows_are_distributions_and_permutation_equivariance() -> None:
     w_q, w_k, w_v = layer.qkv.weight.T.chunk(3, dim=1)
     b_q, b_k, b_v = layer.qkv.bias.chunk(3)
     with torch.no_grad():
-        y, a = mhsa.pixel_attention(x, w_q, w_k, w_v, b_q, b_k, b_v, layer.out.weight.T, layer.out.bias, 2,
-                                    return_weights=True)
+        y, a = mhsa.pixel_attention(
+            x, w_q, w_k, w_v, b_q, b_k, b_v, layer.out.weight.T, layer.out.bias, 2, return_weights=True
+        )
         assert torch.allclose(y, layer(x))
         assert torch.allclose(a.sum(-1), torch.ones(1, 2, 12, dtype=torch.float64))
         perm = torch.randperm(12)

@@ -6,7 +6,9 @@ import torch
 from gancnn.gmm import noise
 
 
-@pytest.mark.parametrize("name,mean,var", [("U(-1,1)", 0.0, 1 / 3), ("Bernoulli{0,1}", 0.5, 0.25), ("N(0,I)", 0.0, 1.0)])
+@pytest.mark.parametrize(
+    "name,mean,var", [("U(-1,1)", 0.0, 1 / 3), ("Bernoulli{0,1}", 0.5, 0.25), ("N(0,I)", 0.0, 1.0)]
+)
 def test_z_moments(name, mean, var):
     z = noise.Z_NOISES[name](100_000, 4, torch.Generator().manual_seed(0))
     assert torch.allclose(z.mean(0), torch.full((4,), mean), atol=0.01)

@@ -13,8 +13,12 @@ from gancnn.conv import normalization
 
 def _layers(channels: int, shape: tuple[int, ...], gamma: torch.Tensor, beta: torch.Tensor) -> dict[str, nn.Module]:
     """The four torch layers with the template's per-channel affine parameters."""
-    layers = {"batch": nn.BatchNorm2d(channels).train(), "layer": nn.LayerNorm(list(shape[1:])),
-              "instance": nn.InstanceNorm2d(channels, affine=True), "group": nn.GroupNorm(32, channels)}
+    layers = {
+        "batch": nn.BatchNorm2d(channels).train(),
+        "layer": nn.LayerNorm(list(shape[1:])),
+        "instance": nn.InstanceNorm2d(channels, affine=True),
+        "group": nn.GroupNorm(32, channels),
+    }
     with torch.no_grad():
         for method, layer in layers.items():
             layer.double()

@@ -123,8 +123,10 @@ def test_hypergradients_agree(problem):
     fwd = oe.hypergradient_forward(X, t, lr, steps)
     value, deriv = oe.hypergradient_closed_form(X, t, lr, steps)
     h = 1e-6
-    fd = (oe.unrolled_loss(X, t, torch.tensor(lr + h, dtype=X.dtype), steps)
-          - oe.unrolled_loss(X, t, torch.tensor(lr - h, dtype=X.dtype), steps)) / (2 * h)
+    fd = (
+        oe.unrolled_loss(X, t, torch.tensor(lr + h, dtype=X.dtype), steps)
+        - oe.unrolled_loss(X, t, torch.tensor(lr - h, dtype=X.dtype), steps)
+    ) / (2 * h)
     for r in (rev, fwd):
         assert r.value == pytest.approx(value, rel=1e-10)
         assert r.grad == pytest.approx(deriv, rel=1e-8)

@@ -20,14 +20,17 @@ def test_validate_returns_attribute_dict() -> None:
         _ = cfg.missing
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"profile": "medium"}, "unknown profile"),
-    ({"seed": -1}, "seed must be"),
-    ({"seed": 1.5}, "seed must be"),
-    ({"epochs": -2}, "epochs must be non-negative"),
-    ({"lr": float("nan")}, "NaN"),
-    ({"device": "tpu"}, "device must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"profile": "medium"}, "unknown profile"),
+        ({"seed": -1}, "seed must be"),
+        ({"seed": 1.5}, "seed must be"),
+        ({"epochs": -2}, "epochs must be non-negative"),
+        ({"lr": float("nan")}, "NaN"),
+        ({"device": "tpu"}, "device must be one of"),
+    ],
+)
 def test_validate_rejects_bad_values(kwargs: dict, message: str) -> None:
     with pytest.raises(ParameterError, match=message):
         validate(**kwargs)
@@ -65,15 +68,18 @@ def test_load_profile_missing_file_is_empty(repo_root) -> None:
 COUNT = {"n_stats": 2000}
 
 
-@pytest.mark.parametrize("value, message", [
-    ("2000", r"n_stats = '2000': expected an integer"),
-    (None, r"n_stats = None: expected an integer"),
-    (2.5, r"n_stats = 2.5: expected an integer"),
-    (True, r"n_stats = True: expected an integer"),
-    (1e9, r"n_stats = 1000000000.0 is out of range: .*at most 10000000"),
-    (10**9, r"n_stats = 1000000000 is out of range"),
-    (float("inf"), r"n_stats = inf: expected an integer"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("2000", r"n_stats = '2000': expected an integer"),
+        (None, r"n_stats = None: expected an integer"),
+        (2.5, r"n_stats = 2.5: expected an integer"),
+        (True, r"n_stats = True: expected an integer"),
+        (1e9, r"n_stats = 1000000000.0 is out of range: .*at most 10000000"),
+        (10**9, r"n_stats = 1000000000 is out of range"),
+        (float("inf"), r"n_stats = inf: expected an integer"),
+    ],
+)
 def test_count_must_be_an_integer_in_range(value: object, message: str) -> None:
     with pytest.raises(ParameterError, match=message) as err:
         validate(defaults=COUNT, n_stats=value)
@@ -93,19 +99,22 @@ def test_count_bound_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
     assert validate(defaults=COUNT, n_stats=10**9).n_stats == 10**9
 
 
-@pytest.mark.parametrize("defaults, value, message", [
-    ({"lr": 0.1}, "0.1", r"lr = '0.1': expected a number"),
-    ({"lr": 0.1}, None, r"lr = None: expected a number"),
-    ({"lr": 0.1}, True, r"lr = True: expected a number"),
-    ({"lr": 0.1}, float("inf"), r"lr = inf: expected a finite number"),
-    ({"flag": True}, 1, r"flag = 1: expected true or false"),
-    ({"flag": True}, "yes", r"flag = 'yes': expected true or false"),
-    ({"name": "x"}, 3, r"name = 3: expected a string"),
-    ({"name": "x"}, None, r"name = None: expected a string"),
-    ({"sizes": [1, 5]}, "1, 5", r"sizes = '1, 5': expected a list"),
-    ({"sizes": [1, 5]}, [1, "5"], r"sizes\[1\] = '5': expected an integer"),
-    ({"eps": [0.1, 0.2]}, [0.1, float("nan")], r"eps\[1\] = nan: expected a finite number"),
-])
+@pytest.mark.parametrize(
+    "defaults, value, message",
+    [
+        ({"lr": 0.1}, "0.1", r"lr = '0.1': expected a number"),
+        ({"lr": 0.1}, None, r"lr = None: expected a number"),
+        ({"lr": 0.1}, True, r"lr = True: expected a number"),
+        ({"lr": 0.1}, float("inf"), r"lr = inf: expected a finite number"),
+        ({"flag": True}, 1, r"flag = 1: expected true or false"),
+        ({"flag": True}, "yes", r"flag = 'yes': expected true or false"),
+        ({"name": "x"}, 3, r"name = 3: expected a string"),
+        ({"name": "x"}, None, r"name = None: expected a string"),
+        ({"sizes": [1, 5]}, "1, 5", r"sizes = '1, 5': expected a list"),
+        ({"sizes": [1, 5]}, [1, "5"], r"sizes\[1\] = '5': expected an integer"),
+        ({"eps": [0.1, 0.2]}, [0.1, float("nan")], r"eps\[1\] = nan: expected a finite number"),
+    ],
+)
 def test_knob_types_follow_their_defaults(defaults: dict, value: object, message: str) -> None:
     name = next(iter(defaults))
     with pytest.raises(ParameterError, match=message) as err:
@@ -115,8 +124,17 @@ def test_knob_types_follow_their_defaults(defaults: dict, value: object, message
 
 def test_typed_values_that_fit_pass() -> None:
     defaults = {"lr": 0.1, "flag": False, "name": "x", "sizes": [1, 5], "eps": [0.5], "opt": None, "cap": 10}
-    cfg = validate(defaults=defaults, nullable={"cap"}, lr=1, flag=True, name="y", sizes=(2, 3.0), eps=[1, 0.25],
-                   opt="anything", cap=None)
+    cfg = validate(
+        defaults=defaults,
+        nullable={"cap"},
+        lr=1,
+        flag=True,
+        name="y",
+        sizes=(2, 3.0),
+        eps=[1, 0.25],
+        opt="anything",
+        cap=None,
+    )
     assert cfg.lr == 1 and cfg.sizes == [2, 3] and cfg.opt == "anything" and cfg.cap is None
     assert validate(defaults=defaults, opt=None).opt is None  # None is accepted where the default is None
 
@@ -178,6 +196,8 @@ def test_full_profiles_fit_the_types_of_the_defaults(repo_root) -> None:
 
 
 FULL_PROFILES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "params" / "full").glob("*.yaml"))
+
+
 @pytest.mark.parametrize("chapter", FULL_PROFILES)
 def test_full_profiles_leave_profile_and_device_to_the_runner(repo_root, chapter: str) -> None:
     from gancnn.book.params import run_profile

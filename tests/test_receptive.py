@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from gancnn.conv import receptive
 
 
-@pytest.mark.parametrize("layers", [[(3, 1, 1)] * 4, [(5, 1, 1)] * 3, [(3, 2, 1)] * 4, [(3, 1, 2)] * 3,
-                                    [(3, 1, 1), (2, 2, 1), (3, 1, 1), (2, 2, 1), (3, 1, 1)], [(7, 2, 1), (3, 2, 1)]])
+@pytest.mark.parametrize(
+    "layers",
+    [
+        [(3, 1, 1)] * 4,
+        [(5, 1, 1)] * 3,
+        [(3, 2, 1)] * 4,
+        [(3, 1, 2)] * 3,
+        [(3, 1, 1), (2, 2, 1), (3, 1, 1), (2, 2, 1), (3, 1, 1)],
+        [(7, 2, 1), (3, 2, 1)],
+    ],
+)
 def test_recurrence_matches_gradient(layers: list[tuple[int, int, int]]) -> None:
     """The gradient of the centre unit reaches exactly r_L x r_L input pixels."""
     size = receptive.receptive_field(layers)[-1]

@@ -28,7 +28,7 @@ def test_flip_crop_equals_slicing_the_padded_image() -> None:
     for k in range(16):
         img = x[k].flip(2) if flip[k] else x[k]
         padded = torch.nn.functional.pad(img, (4, 4, 4, 4))
-        assert torch.equal(out[k], padded[:, di[k]:di[k] + 32, dj[k]:dj[k] + 32])
+        assert torch.equal(out[k], padded[:, di[k] : di[k] + 32, dj[k] : dj[k] + 32])
     assert out.dtype == torch.uint8
     assert 0 < int(flip.sum()) < 16 and len(set(di.tolist())) > 1
 
@@ -40,8 +40,18 @@ def test_flip_crop_without_padding_only_flips() -> None:
         assert torch.equal(out[k], x[k]) or torch.equal(out[k], x[k].flip(2))
 
 
-@pytest.mark.parametrize("bad", [{"name": "vgg9"}, {"optimizer": "lion"}, {"precision": "fp8"}, {"epochs": 0},
-                                 {"batch_size": 2.5}, {"lr_max": -1.0}, {"pct_start": 1.5}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"name": "vgg9"},
+        {"optimizer": "lion"},
+        {"precision": "fp8"},
+        {"epochs": 0},
+        {"batch_size": 2.5},
+        {"lr_max": -1.0},
+        {"pct_start": 1.5},
+    ],
+)
 def test_bad_configurations_fail_at_once(bad: dict) -> None:
     with pytest.raises(ValueError):
         classifiers.ReferenceConfig(**{"name": "vgg7", **bad})
@@ -70,7 +80,7 @@ def _fake_cifar(root: Path, per_class_train: int = 12, per_class_test: int = 3) 
                 Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"{i}.jpg", quality=90)
 
 
-SCRIPT = r'''
+SCRIPT = r"""
 import sys, time, torch
 torch.set_num_threads(1)
 from gancnn.reference import classifiers
@@ -83,7 +93,7 @@ classifiers.flip_crop = slow_flip_crop
 cfg = classifiers.ReferenceConfig("resnet20-bn", epochs=3, batch_size=16, n_train=96, n_val=24, lr_max=0.05)
 result = classifiers.train(cfg, progress=False, checkpoint_every=4)
 torch.save({"state": result["state_dict"], "curves": result["curves"], "test_acc": result["test_acc"]}, sys.argv[1])
-'''
+"""
 
 
 def _launch(out: Path, delay: float, env: dict[str, str]) -> subprocess.Popen:

@@ -39,8 +39,12 @@ def test_gmm_sample_moments_converge(t_name):
     errors = []
     for n in (2_000, 200_000):
         z = rmt.gmm_samples(st, n, g, noise.T_NOISES[t_name])
-        errors.append(max(float((z.mean(0) - st.mean).abs().max()),
-                          float((torch.cov(z.T, correction=0) - st.cov()).abs().max() / st.cov().abs().max())))
+        errors.append(
+            max(
+                float((z.mean(0) - st.mean).abs().max()),
+                float((torch.cov(z.T, correction=0) - st.cov()).abs().max() / st.cov().abs().max()),
+            )
+        )
     assert errors[1] < 0.02
     assert errors[1] < errors[0]
 
@@ -93,8 +97,11 @@ def test_compare_discriminates_wrong_covariance():
     g = torch.Generator().manual_seed(5)
     p, m, n, k = 200, 150, 60, 3
     scales = torch.logspace(-2, 0.5, p, dtype=torch.float64)
-    classes = [torch.randn(m + n, p, generator=g, dtype=torch.float64) * scales + 2 * torch.randn(p, generator=g, dtype=torch.float64)
-               for _ in range(k)]
+    classes = [
+        torch.randn(m + n, p, generator=g, dtype=torch.float64) * scales
+        + 2 * torch.randn(p, generator=g, dtype=torch.float64)
+        for _ in range(k)
+    ]
     sts, x = rmt.split_stats_samples(classes, m)
     twin = rmt.gmm_twin(sts, n, g)
     close = rmt.compare(x, twin, k, k)
@@ -110,7 +117,9 @@ def test_compare_discriminates_wrong_covariance():
 
 def test_same_singular_values_and_control():
     g = torch.Generator().manual_seed(6)
-    w = torch.randn(30, 12, generator=g, dtype=torch.float64) @ torch.diag(torch.logspace(-2, 1, 12, dtype=torch.float64))
+    w = torch.randn(30, 12, generator=g, dtype=torch.float64) @ torch.diag(
+        torch.logspace(-2, 1, 12, dtype=torch.float64)
+    )
     w2 = rmt.same_singular_values(w, g)
     assert torch.allclose(torch.linalg.svdvals(w2), torch.linalg.svdvals(w), atol=1e-10)
     assert (w2 - w).abs().max() > 0.1
@@ -134,7 +143,7 @@ def test_subsample_eigenvalues_match_direct_gram():
 
 
 def test_class_alignment():
-    n_classes, per = 3, 4
+    n_classes = 3
     indicator = torch.zeros(12, 2, dtype=torch.float64)
     indicator[:4, 0] = 0.5  # unit vector constant on class 0
     indicator[4:8, 1] = torch.tensor([0.5, -0.5, 0.5, -0.5])  # unit vector with zero class means

@@ -52,16 +52,18 @@ def no_execution(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("name", ["profile", "device"])
-def test_profile_and_device_cannot_be_overridden_by_p(tmp_artifacts: Path, no_execution, name: str,
-                                                       capsys: pytest.CaptureFixture) -> None:
+def test_profile_and_device_cannot_be_overridden_by_p(
+    tmp_artifacts: Path, no_execution, name: str, capsys: pytest.CaptureFixture
+) -> None:
     with pytest.raises(ParameterError, match=f"--{name}"):
         run_chapter("pipeline", overrides={name: "full" if name == "profile" else "cuda"})
     assert main(["pipeline", "-p", name, "auto"]) == 2
     assert f"--{name}" in capsys.readouterr().err
 
 
-def test_profile_file_cannot_set_the_device(tmp_path: Path, tmp_artifacts: Path, no_execution,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profile_file_cannot_set_the_device(
+    tmp_path: Path, tmp_artifacts: Path, no_execution, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gancnn.book import params
 
     bad = tmp_path / "pipeline.yaml"
@@ -71,19 +73,27 @@ def test_profile_file_cannot_set_the_device(tmp_path: Path, tmp_artifacts: Path,
         run_chapter("pipeline", profile="full")
 
 
-@pytest.mark.parametrize("value, message", [
-    ("1e9", "out of range"), ("2.5", "expected an integer"), ("'40'", "expected an integer"),
-    ("null", "expected an integer"), ("[1, 2", "not valid YAML"),
-])
-def test_mistyped_override_fails_before_execution(tmp_artifacts: Path, no_execution, value: str, message: str,
-                                                  capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("1e9", "out of range"),
+        ("2.5", "expected an integer"),
+        ("'40'", "expected an integer"),
+        ("null", "expected an integer"),
+        ("[1, 2", "not valid YAML"),
+    ],
+)
+def test_mistyped_override_fails_before_execution(
+    tmp_artifacts: Path, no_execution, value: str, message: str, capsys: pytest.CaptureFixture
+) -> None:
     assert main(["pipeline", "-p", "n_stats", value]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "n_stats" in err and len(err.splitlines()) == 1
 
 
-def test_integral_override_in_scientific_notation_is_a_count(tmp_artifacts: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_integral_override_in_scientific_notation_is_a_count(
+    tmp_artifacts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import papermill
 
     seen = {}
@@ -97,8 +107,9 @@ def test_integral_override_in_scientific_notation_is_a_count(tmp_artifacts: Path
     assert seen["n_stats"] == 1000 and type(seen["n_stats"]) is int and out.read_text() == "{}"
 
 
-def test_failing_cell_gives_one_line_and_exit_2(tmp_artifacts: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture) -> None:
+def test_failing_cell_gives_one_line_and_exit_2(
+    tmp_artifacts: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -106,9 +117,14 @@ def test_failing_cell_gives_one_line_and_exit_2(tmp_artifacts: Path, monkeypatch
 
     def fail(source, output, **kwargs):
         Path(output).write_text("{}")
-        raise PapermillExecutionError(cell_index=2, exec_count=3, source="cfg = validate(...)",
-                                      ename="ParameterError", evalue="parameter n_stats must be non-negative, got -5",
-                                      traceback=["long", "traceback"])
+        raise PapermillExecutionError(
+            cell_index=2,
+            exec_count=3,
+            source="cfg = validate(...)",
+            ename="ParameterError",
+            evalue="parameter n_stats must be non-negative, got -5",
+            traceback=["long", "traceback"],
+        )
 
     monkeypatch.setattr(papermill, "execute_notebook", fail)
     assert runner.main(["pipeline"]) == 2

@@ -45,9 +45,9 @@ def test_matches_loop_over_positions() -> None:
     x = torch.randn(1, 8, 4, 4, dtype=torch.double)
     with torch.no_grad():
         out = block(x)
-        theta = block.theta(x)[0].flatten(1)                                 # (C/r, N)
+        theta = block.theta(x)[0].flatten(1)  # (C/r, N)
         phi = torch.nn.functional.max_pool2d(block.phi(x), 2)[0].flatten(1)  # (C/r, P)
-        g = torch.nn.functional.max_pool2d(block.g(x), 2)[0].flatten(1)      # (C/2, P)
+        g = torch.nn.functional.max_pool2d(block.g(x), 2)[0].flatten(1)  # (C/2, P)
         attended = torch.zeros(4, 16, dtype=torch.double)
         for i in range(16):
             scores = torch.stack([theta[:, i] @ phi[:, j] for j in range(4)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 import torch.nn.functional as F
 
@@ -74,8 +73,13 @@ def test_pool_upsample_outputs_and_connections() -> None:
     for px, outputs in ((32, 3520 * nf + 4352 * nc), (64, 14080 * nf + 17408 * nc)):
         rows = coursework_cnn.leaf_counts(PoolUpsampleNet(3, nf, nc, 1), (1, px, px))
         assert sum(r["outputs"] for r in rows) == outputs
-        connections = 9 * (px * px * nf + (px // 2) ** 2 * 2 * nf * nf + (px // 4) ** 2 * 2 * nf * nf
-                           + (px // 2) ** 2 * nf * nc + px * px * nc * nc)
+        connections = 9 * (
+            px * px * nf
+            + (px // 2) ** 2 * 2 * nf * nf
+            + (px // 4) ** 2 * 2 * nf * nf
+            + (px // 2) ** 2 * nf * nc
+            + px * px * nc * nc
+        )
         assert sum(r["connections"] for r in rows) == connections
         assert sum(r["weights"] for r in rows) == 9 * (nf + 4 * nf * nf + nf * nc + nc * nc)
 

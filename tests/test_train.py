@@ -14,7 +14,7 @@ import torch
 
 from gancnn.train import StepSampler, load_checkpoint, run_loop
 
-SCRIPT = r'''
+SCRIPT = r"""
 import sys, time, torch
 from gancnn.book.seed import seed_everything
 from gancnn.train import StepSampler, run_loop
@@ -32,12 +32,13 @@ def step(i):
     return {"loss": loss.item()}
 hist = run_loop(step, n_steps, {"model": model, "opt": opt}, checkpoint=ckpt, every=5, progress=False)
 torch.save({"state": model.state_dict(), "losses": [h["loss"] for h in hist]}, out)
-'''
+"""
 
 
 def _run(tmp: Path, name: str, n_steps: int, delay: float = 0.0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp / f"{name}.ckpt"), str(tmp / f"{name}.out"),
-                             str(n_steps), str(delay)])
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(tmp / f"{name}.ckpt"), str(tmp / f"{name}.out"), str(n_steps), str(delay)]
+    )
 
 
 def test_kill_and_resume_matches_uninterrupted_run(tmp_path: Path) -> None:

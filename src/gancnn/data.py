@@ -117,8 +117,11 @@ def load(
     tried = [str(root / original[name].split(" ")[0])]
     try:
         ds = _torchvision(name, root, train, tf, download=False)
-        desc = {"mnist": "original MNIST idx files", "cifar10": "original CIFAR-10 (python pickles)",
-                "cifar100": "original CIFAR-100 (python pickles)"}[name]
+        desc = {
+            "mnist": "original MNIST idx files",
+            "cifar10": "original CIFAR-10 (python pickles)",
+            "cifar100": "original CIFAR-100 (python pickles)",
+        }[name]
         ds.data_copy = DataCopy(name, "original", desc, original[name].split(" ")[0])
         return ds
     except RuntimeError:
@@ -130,16 +133,18 @@ def load(
             ds = datasets.ImageFolder(str(folder), transform=tf)
             if tuple(ds.classes) != CIFAR10_CLASSES:
                 raise DataError(f"{folder} has classes {ds.classes}, expected the CIFAR-10 classes {CIFAR10_CLASSES}")
-            ds.data_copy = DataCopy(name, "jpeg-q75", "CIFAR-10 lossy JPEG copy (libjpeg quality 75)",
-                                   f"cifar10-jpeg/{split}")
+            ds.data_copy = DataCopy(
+                name, "jpeg-q75", "CIFAR-10 lossy JPEG copy (libjpeg quality 75)", f"cifar10-jpeg/{split}"
+            )
             return ds
     if download if download is not None else downloads_allowed():
         try:
             ds = _torchvision(name, root, train, tf, download=True)
         except Exception as exc:  # network errors come in many types
             raise _missing(name, root, tried, f"download failed: {type(exc).__name__}: {exc}") from exc
-        ds.data_copy = DataCopy(name, "original", f"original {name} downloaded by torchvision",
-                               original[name].split(" ")[0])
+        ds.data_copy = DataCopy(
+            name, "original", f"original {name} downloaded by torchvision", original[name].split(" ")[0]
+        )
         return ds
     raise _missing(name, root, tried, "downloads are disabled")
 
@@ -154,8 +159,13 @@ def targets(ds: torch.utils.data.Dataset) -> np.ndarray:
     return np.asarray(ds.targets, dtype=np.int64)
 
 
-def select(ds: torch.utils.data.Dataset, classes: Sequence[int] | None = None, per_class: int | None = None,
-           limit: int | None = None, seed: int = 0) -> np.ndarray:
+def select(
+    ds: torch.utils.data.Dataset,
+    classes: Sequence[int] | None = None,
+    per_class: int | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
     """Pick indices: optionally only some classes, at most `per_class` of each, at most `limit` overall."""
     y = targets(ds)
     n_classes = len(ds.classes)

@@ -48,7 +48,7 @@ class StepSampler:
         if epoch != self._epoch:
             self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n_items)
             self._epoch = epoch
-        return self._perm[within * self.batch_size:(within + 1) * self.batch_size]
+        return self._perm[within * self.batch_size : (within + 1) * self.batch_size]
 
 
 def progress_enabled() -> bool:
@@ -58,8 +58,9 @@ def progress_enabled() -> bool:
 
 def progress_bar(total: int, desc: str, initial: int = 0, enabled: bool = True, **kwargs: Any) -> tqdm:
     """A plain-text tqdm bar, silent when disabled by the caller or by GANCNN_PROGRESS=0."""
-    return tqdm(total=total, initial=initial, desc=desc, disable=not (enabled and progress_enabled()),
-                mininterval=2.0, **kwargs)
+    return tqdm(
+        total=total, initial=initial, desc=desc, disable=not (enabled and progress_enabled()), mininterval=2.0, **kwargs
+    )
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -75,12 +76,22 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise RuntimeError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); delete it to restart") from exc
+        raise RuntimeError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); delete it to restart"
+        ) from exc
 
 
-def run_loop(step: Callable[[int], Mapping[str, float]], n_steps: int, objects: Mapping[str, Stateful], *,
-             checkpoint: str | os.PathLike[str] | None = None, every: int = 100, desc: str = "training",
-             progress: bool = True, on_checkpoint: Callable[[int], None] | None = None) -> list[dict[str, float]]:
+def run_loop(
+    step: Callable[[int], Mapping[str, float]],
+    n_steps: int,
+    objects: Mapping[str, Stateful],
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    every: int = 100,
+    desc: str = "training",
+    progress: bool = True,
+    on_checkpoint: Callable[[int], None] | None = None,
+) -> list[dict[str, float]]:
     """Run steps start..n_steps-1 (resuming from `checkpoint` if it exists); return the metric history."""
     if n_steps < 0 or every <= 0:
         raise ValueError(f"n_steps must be >= 0 and every > 0, got {n_steps}, {every}")
@@ -100,8 +111,15 @@ def run_loop(step: Callable[[int], Mapping[str, float]], n_steps: int, objects: 
         """Save every state after `done` steps."""
         if path is None:
             return
-        save_checkpoint(path, {"step": done, "history": history, "rng": rng_state(),
-                               "objects": {k: v.state_dict() for k, v in objects.items()}})
+        save_checkpoint(
+            path,
+            {
+                "step": done,
+                "history": history,
+                "rng": rng_state(),
+                "objects": {k: v.state_dict() for k, v in objects.items()},
+            },
+        )
         if on_checkpoint is not None:
             on_checkpoint(done)
 

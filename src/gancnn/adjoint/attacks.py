@@ -24,8 +24,9 @@ SOURCE_STEP = 0.04  # the source's BIM factor on normalised inputs (section 4.2.
 class PixelSpaceModel(nn.Module):
     """A classifier of normalised images seen as a function of pixels in [0, 1]."""
 
-    def __init__(self, model: nn.Module, mean: tuple[float, ...] = SOURCE_MEAN,
-                 std: tuple[float, ...] = SOURCE_STD) -> None:
+    def __init__(
+        self, model: nn.Module, mean: tuple[float, ...] = SOURCE_MEAN, std: tuple[float, ...] = SOURCE_STD
+    ) -> None:
         """Wrap `model`; mean and std are the per-channel normalisation constants."""
         super().__init__()
         self.model = model
@@ -56,8 +57,12 @@ def _bim(model: PixelSpaceModel, eps: float, step: float, steps: int) -> torchat
     """torchattacks.BIM with budget eps and step given in normalised units."""
     if eps <= 0 or steps < 1:
         raise ValueError(f"need eps > 0 and steps >= 1, got eps={eps}, steps={steps}")
-    return torchattacks.BIM(model.eval(), eps=normalized_to_pixel_step(eps, tuple(model.std.flatten().tolist())),
-                            alpha=normalized_to_pixel_step(step, tuple(model.std.flatten().tolist())), steps=steps)
+    return torchattacks.BIM(
+        model.eval(),
+        eps=normalized_to_pixel_step(eps, tuple(model.std.flatten().tolist())),
+        alpha=normalized_to_pixel_step(step, tuple(model.std.flatten().tolist())),
+        steps=steps,
+    )
 
 
 def kurakin_steps(eps: float, step: float) -> int:
@@ -71,14 +76,21 @@ def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return model.eval()(x).argmax(1)
 
 
-def bim_untargeted(model: PixelSpaceModel, x01: torch.Tensor, labels: torch.Tensor, eps: float = 4 * SOURCE_STEP,
-                   step: float = SOURCE_STEP, steps: int = 10) -> torch.Tensor:
+def bim_untargeted(
+    model: PixelSpaceModel,
+    x01: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float = 4 * SOURCE_STEP,
+    step: float = SOURCE_STEP,
+    steps: int = 10,
+) -> torch.Tensor:
     """Untargeted BIM (Kurakin et al.): adversarial pixels for a batch, eps and step in normalised units."""
     return _bim(model, eps, step, steps)(x01, labels).detach()
 
 
-def bim_untargeted_growing(model: PixelSpaceModel, x01: torch.Tensor, label: int, eps_grid: tuple[float, ...],
-                           step: float = SOURCE_STEP) -> tuple[torch.Tensor, float, bool]:
+def bim_untargeted_growing(
+    model: PixelSpaceModel, x01: torch.Tensor, label: int, eps_grid: tuple[float, ...], step: float = SOURCE_STEP
+) -> tuple[torch.Tensor, float, bool]:
     """Untargeted BIM on one image (C, H, W), budgets tried from small to large until the prediction flips.
 
     Each budget runs kurakin_steps(eps, step) iterations. Returns (adversarial pixels, eps used, success).
@@ -91,16 +103,28 @@ def bim_untargeted_growing(model: PixelSpaceModel, x01: torch.Tensor, label: int
     return adv, eps, False
 
 
-def bim_targeted(model: PixelSpaceModel, x01: torch.Tensor, targets: torch.Tensor, eps: float, step: float = SOURCE_STEP,
-                 steps: int = 10) -> torch.Tensor:
+def bim_targeted(
+    model: PixelSpaceModel,
+    x01: torch.Tensor,
+    targets: torch.Tensor,
+    eps: float,
+    step: float = SOURCE_STEP,
+    steps: int = 10,
+) -> torch.Tensor:
     """Targeted iterative attack (BIM descending the target's cross-entropy) towards given classes."""
     attack = _bim(model, eps, step, steps)
     attack.set_mode_targeted_by_label(quiet=True)
     return attack(x01, targets).detach()
 
 
-def bim_least_likely(model: PixelSpaceModel, x01: torch.Tensor, labels: torch.Tensor, eps: float,
-                     step: float = SOURCE_STEP, steps: int = 10) -> torch.Tensor:
+def bim_least_likely(
+    model: PixelSpaceModel,
+    x01: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    step: float = SOURCE_STEP,
+    steps: int = 10,
+) -> torch.Tensor:
     """Iterative least-likely-class method: targeted BIM towards each image's least likely class."""
     attack = _bim(model, eps, step, steps)
     attack.set_mode_targeted_least_likely(quiet=True)
@@ -111,18 +135,25 @@ def bim_least_likely(model: PixelSpaceModel, x01: torch.Tensor, labels: torch.Te
 class TargetedSet:
     """One image pushed into every other class: pixels, targets, the budget each needed, success flags."""
 
-    x_adv: torch.Tensor      # (K-1, C, H, W) pixels
-    targets: torch.Tensor    # (K-1,)
-    eps_used: torch.Tensor   # (K-1,) normalised budget of the first successful try (last tried if none)
-    success: torch.Tensor    # (K-1,) bool: predicted class == target
+    x_adv: torch.Tensor  # (K-1, C, H, W) pixels
+    targets: torch.Tensor  # (K-1,)
+    eps_used: torch.Tensor  # (K-1,) normalised budget of the first successful try (last tried if none)
+    success: torch.Tensor  # (K-1,) bool: predicted class == target
 
     def success_rate(self) -> float:
         """Fraction of targets reached."""
         return float(self.success.float().mean())
 
 
-def attack_every_class(model: PixelSpaceModel, x01: torch.Tensor, label: int, n_classes: int,
-                       eps_grid: tuple[float, ...], step: float = SOURCE_STEP, steps: int | None = None) -> TargetedSet:
+def attack_every_class(
+    model: PixelSpaceModel,
+    x01: torch.Tensor,
+    label: int,
+    n_classes: int,
+    eps_grid: tuple[float, ...],
+    step: float = SOURCE_STEP,
+    steps: int | None = None,
+) -> TargetedSet:
     """Push one image (C, H, W) into each other class with targeted BIM, growing eps until it succeeds.
 
     steps=None runs kurakin_steps(eps, step) iterations for each budget.
@@ -145,8 +176,9 @@ def attack_every_class(model: PixelSpaceModel, x01: torch.Tensor, label: int, n_
     return TargetedSet(x_adv, targets, eps_used, success)
 
 
-def scaled_adversarial(model: nn.Module, x0: torch.Tensor, label: int, noises: torch.Tensor, n: int,
-                       betas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def scaled_adversarial(
+    model: nn.Module, x0: torch.Tensor, label: int, noises: torch.Tensor, n: int, betas: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Scaled-down perturbations beta * Advr (normalised units) that still fool `model` on x0; n of them.
 
     As in the source, beta loops upwards from the smallest value of the grid: every beta is tried on
@@ -159,8 +191,10 @@ def scaled_adversarial(model: nn.Module, x0: torch.Tensor, label: int, noises: t
     cand_beta = betas.repeat_interleave(len(noises))
     fools = predict(model, x0[None] + cand) != label
     if int(fools.sum()) < 2:
-        raise RuntimeError(f"only {int(fools.sum())} scaled perturbations fool the model: "
-                           "use stronger attacks (larger budgets or more steps)")
+        raise RuntimeError(
+            f"only {int(fools.sum())} scaled perturbations fool the model: "
+            "use stronger attacks (larger budgets or more steps)"
+        )
     keep = torch.nonzero(fools).flatten()
     pick = keep[:n]
     return cand[pick], cand_beta[pick]
@@ -174,8 +208,9 @@ def matched_gaussian(patterns: torch.Tensor, gen: torch.Generator) -> torch.Tens
     return mean.view(-1, 1, 1, 1) + std.view(-1, 1, 1, 1) * z
 
 
-def matched_gaussian_not_fooling(model: nn.Module, x0: torch.Tensor, label: int, patterns: torch.Tensor,
-                                 gen: torch.Generator, max_draws: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+def matched_gaussian_not_fooling(
+    model: nn.Module, x0: torch.Tensor, label: int, patterns: torch.Tensor, gen: torch.Generator, max_draws: int = 100
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per pattern, matched Gaussian draws repeated until x0 + draw keeps `label` (the source's S_g).
 
     Returns (patterns, number of draws each needed); a pattern that still fools after max_draws

@@ -23,8 +23,8 @@ The identity c = <[x; x_b], H(z([x; x_b]))> is checked for all units of all laye
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -38,9 +38,21 @@ from gancnn.models.vgg7 import VGG7
 
 MODES = ("RM0", "RM1", "RM2", "RM3", "RM4")
 K_DEFAULT = 1.0 / 8.0  # z(x) = x / 8, the source's choice (a power of two: scaling is exact in floating point)
-PIECEWISE_LINEAR_LEAVES = (nn.Conv2d, nn.Linear, nn.ReLU, nn.LeakyReLU, nn.AvgPool2d, nn.MaxPool2d,
-                           nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity, nn.Dropout, ScalarBias, Multiplier,
-                           ShortcutA)
+PIECEWISE_LINEAR_LEAVES = (
+    nn.Conv2d,
+    nn.Linear,
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.AvgPool2d,
+    nn.MaxPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.Flatten,
+    nn.Identity,
+    nn.Dropout,
+    ScalarBias,
+    Multiplier,
+    ShortcutA,
+)
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, VGG7, FixupResNet20, ResNet20BN, FixupBlock, BNBlock)
 
 
@@ -53,23 +65,44 @@ def check_model(model: nn.Module, version: int) -> None:
     for name, module in model.named_modules():
         label = name or "<root>"
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            raise UnsupportedModelError(f"layer '{label}' is batch norm: fold it first with "
-                                        "gancnn.adjoint.folding.equivalent_model (eq. 3.6) and use AdjointBackMapV2")
-        if isinstance(module, (nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.Softplus, nn.Mish,
-                               nn.SELU, nn.CELU, nn.Hardswish, nn.Softmax, nn.LogSoftmax)):
+            raise UnsupportedModelError(
+                f"layer '{label}' is batch norm: fold it first with "
+                "gancnn.adjoint.folding.equivalent_model (eq. 3.6) and use AdjointBackMapV2"
+            )
+        if isinstance(
+            module,
+            (
+                nn.Tanh,
+                nn.Sigmoid,
+                nn.GELU,
+                nn.SiLU,
+                nn.ELU,
+                nn.Softplus,
+                nn.Mish,
+                nn.SELU,
+                nn.CELU,
+                nn.Hardswish,
+                nn.Softmax,
+                nn.LogSoftmax,
+            ),
+        ):
             raise UnsupportedModelError(
                 f"layer '{label}' ({type(module).__name__}) has a derivative that is not piecewise constant: "
-                "the reconstruction c = <x, H(z(x))> does not hold for it")
+                "the reconstruction c = <x, H(z(x))> does not hold for it"
+            )
         if isinstance(module, CONTAINERS):
             continue
         if not isinstance(module, PIECEWISE_LINEAR_LEAVES):
-            raise UnsupportedModelError(f"layer '{label}' ({type(module).__name__}) is not supported: "
-                                        f"allowed layers are {[c.__name__ for c in PIECEWISE_LINEAR_LEAVES]}")
+            raise UnsupportedModelError(
+                f"layer '{label}' ({type(module).__name__}) is not supported: "
+                f"allowed layers are {[c.__name__ for c in PIECEWISE_LINEAR_LEAVES]}"
+            )
     if version == 1:
         biased = [n for n, _ in model.named_parameters() if n.endswith("bias")]
         if biased:
-            raise UnsupportedModelError(f"AdjointBackMap v1 needs a bias-free network, but {biased[:3]}... "
-                                        "carry biases: use version=2")
+            raise UnsupportedModelError(
+                f"AdjointBackMap v1 needs a bias-free network, but {biased[:3]}... carry biases: use version=2"
+            )
     elif version != 2:
         raise ValueError(f"version must be 1 or 2, got {version!r}")
 
@@ -162,11 +195,18 @@ class LayerStats:
 
     def summary(self) -> dict:
         """A JSON-friendly summary."""
-        return {"n": self.n, "n_within": self.n_within, "percent_within": self.percent_within(),
-                "n_zero_error": self.n_zero_error, "hist": (self.hist if self.hist is not None else
-                                                            np.zeros(len(self.bins) - 1, dtype=np.int64)).tolist(),
-                "bad_abs_c": self.bad_abs_c, "bad_abs_err": self.bad_abs_err, "bad_rel": self.bad_rel,
-                "max_abs_c": self.max_abs_c, "median_abs_c": float(np.median(self.median_abs_c_parts or [0.0]))}
+        return {
+            "n": self.n,
+            "n_within": self.n_within,
+            "percent_within": self.percent_within(),
+            "n_zero_error": self.n_zero_error,
+            "hist": (self.hist if self.hist is not None else np.zeros(len(self.bins) - 1, dtype=np.int64)).tolist(),
+            "bad_abs_c": self.bad_abs_c,
+            "bad_abs_err": self.bad_abs_err,
+            "bad_rel": self.bad_rel,
+            "max_abs_c": self.max_abs_c,
+            "median_abs_c": float(np.median(self.median_abs_c_parts or [0.0])),
+        }
 
 
 def relative_error(p: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -227,8 +267,9 @@ class AdjointBackMap:
             return stop.value
         raise RuntimeError(f"layer {layer} was not reached in the forward pass")
 
-    def all_units(self, x: torch.Tensor, x_b: torch.Tensor | None = None,
-                  layers: list[str] | None = None) -> dict[str, torch.Tensor]:
+    def all_units(
+        self, x: torch.Tensor, x_b: torch.Tensor | None = None, layers: list[str] | None = None
+    ) -> dict[str, torch.Tensor]:
         """Return the RM2 units of every conv layer (but the first) and the RM0 units of the FC layer."""
         x_b = self.x_b if x_b is None else x_b
         layers = self.layers if layers is None else layers
@@ -236,12 +277,17 @@ class AdjointBackMap:
 
         def make_hook(name: str) -> Callable:
             """Hook that stores one layer's units (and stops after the last wanted layer)."""
+
             def hook(_mod: nn.Module, args: tuple) -> None:
                 """Store, or stop when all layers are done."""
-                out[name] = units_from_input(self._modules[name], args[0], "RM0" if name == self.layers[-1] and
-                                             isinstance(self._modules[name], nn.Linear) else "RM2")
+                out[name] = units_from_input(
+                    self._modules[name],
+                    args[0],
+                    "RM0" if name == self.layers[-1] and isinstance(self._modules[name], nn.Linear) else "RM2",
+                )
                 if len(out) == len(layers):
                     raise _Stop(torch.zeros(()))
+
             return hook
 
         try:
@@ -250,8 +296,15 @@ class AdjointBackMap:
             pass
         return {n: out[n] for n in layers}
 
-    def hypersurfaces(self, x: torch.Tensor, layer: str, mode: str, units: torch.Tensor | list[int] | None = None,
-                      k: float = K_DEFAULT, chunk_size: int | None = 64) -> Hypersurfaces:
+    def hypersurfaces(
+        self,
+        x: torch.Tensor,
+        layer: str,
+        mode: str,
+        units: torch.Tensor | list[int] | None = None,
+        k: float = K_DEFAULT,
+        chunk_size: int | None = 64,
+    ) -> Hypersurfaces:
         """Effective hypersurfaces H(z([x; x_b])) of chosen units (flat indices; None: all) of one image x (C, H, W)."""
         if x.dim() != 3:
             raise ValueError(f"x must be one image (C, H, W), got shape {tuple(x.shape)}")
@@ -270,8 +323,9 @@ class AdjointBackMap:
         h_img, h_bias = vmap(pullback, chunk_size=chunk_size)(basis)
         return Hypersurfaces(h_img.detach(), h_bias.detach(), idx, values.reshape(-1)[idx].detach(), unit_shape)
 
-    def verify(self, x: torch.Tensor, k: float = K_DEFAULT,
-               layers: list[str] | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def verify(
+        self, x: torch.Tensor, k: float = K_DEFAULT, layers: list[str] | None = None
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """For a batch x: true units c and reconstructions p = J(z) [x; x_b] of every layer, via one jvp."""
         layers = self.layers if layers is None else layers
         x = x.to(self.dtype)
@@ -286,8 +340,13 @@ class AdjointBackMap:
         return {n: (ci, pi) for n, ci, pi in zip(layers, c, p)}
 
 
-def verify_batches(abm: AdjointBackMap, batches: list[torch.Tensor] | object, tol: float = 0.01,
-                   bins: np.ndarray | None = None, k: float = K_DEFAULT) -> dict:
+def verify_batches(
+    abm: AdjointBackMap,
+    batches: list[torch.Tensor] | object,
+    tol: float = 0.01,
+    bins: np.ndarray | None = None,
+    k: float = K_DEFAULT,
+) -> dict:
     """Accumulate per-layer relative-error statistics over batches; time the jvp against a plain forward."""
     bins = np.linspace(-12, 4, 65) if bins is None else bins
     stats = {n: LayerStats(tol=tol, bins=bins) for n in abm.layers}
@@ -306,14 +365,28 @@ def verify_batches(abm: AdjointBackMap, batches: list[torch.Tensor] | object, to
         for n, (c, p) in res.items():
             stats[n].add(c, p)
     n_units = sum(s.n for s in stats.values())
-    return {"layers": {n: s.summary() for n, s in stats.items()}, "order": list(abm.layers),
-            "bins": bins.tolist(), "n_images": n_images,
-            "n_units": n_units, "seconds_verify": t_jvp, "seconds_forward": t_fwd,
-            "units_per_second": n_units / max(t_jvp, 1e-12), "verify_over_forward": t_jvp / max(t_fwd, 1e-12)}
+    return {
+        "layers": {n: s.summary() for n, s in stats.items()},
+        "order": list(abm.layers),
+        "bins": bins.tolist(),
+        "n_images": n_images,
+        "n_units": n_units,
+        "seconds_verify": t_jvp,
+        "seconds_forward": t_fwd,
+        "units_per_second": n_units / max(t_jvp, 1e-12),
+        "verify_over_forward": t_jvp / max(t_fwd, 1e-12),
+    }
 
 
-def verify_by_hypersurfaces(abm: AdjointBackMap, x: torch.Tensor, n_units: int, tol: float = 0.01,
-                            seed: int = 0, k: float = K_DEFAULT, bins: np.ndarray | None = None) -> dict:
+def verify_by_hypersurfaces(
+    abm: AdjointBackMap,
+    x: torch.Tensor,
+    n_units: int,
+    tol: float = 0.01,
+    seed: int = 0,
+    k: float = K_DEFAULT,
+    bins: np.ndarray | None = None,
+) -> dict:
     """The source's route on a random sample of units: build H by vjp, then take <x, H_I> + <x_b, H_b> explicitly.
 
     Unlike the jvp check, whose tangent arithmetic can coincide op for op with the forward pass, this
@@ -332,13 +405,20 @@ def verify_by_hypersurfaces(abm: AdjointBackMap, x: torch.Tensor, n_units: int, 
             stats[layer].add(h.values, h.reconstruct(xi, abm.x_b))
     seconds = time.perf_counter() - start
     n = sum(s.n for s in stats.values())
-    return {"layers": {name: st.summary() for name, st in stats.items()}, "order": list(abm.layers),
-            "bins": bins.tolist(), "n_images": int(x.shape[0]), "n_units": n, "seconds": seconds,
-            "units_per_second": n / max(seconds, 1e-12)}
+    return {
+        "layers": {name: st.summary() for name, st in stats.items()},
+        "order": list(abm.layers),
+        "bins": bins.tolist(),
+        "n_images": int(x.shape[0]),
+        "n_units": n,
+        "seconds": seconds,
+        "units_per_second": n / max(seconds, 1e-12),
+    }
 
 
-def class_hypersurfaces(abm: AdjointBackMap, x: torch.Tensor, classes: torch.Tensor,
-                        k: float = K_DEFAULT) -> torch.Tensor:
+def class_hypersurfaces(
+    abm: AdjointBackMap, x: torch.Tensor, classes: torch.Tensor, k: float = K_DEFAULT
+) -> torch.Tensor:
     """Image parts of the RM0 hypersurfaces of one chosen class per image, for a whole batch in one backward pass."""
     x = x.to(abm.dtype)
     rows = torch.arange(x.shape[0])
@@ -365,8 +445,9 @@ def bias_gradient_decomposition(model: nn.Module, x: torch.Tensor, target: int) 
     out = model(x)[:, target].sum()
     grads = torch.autograd.grad(out, [x] + biases, allow_unused=True)
     image_part = (grads[0] * x).sum().detach()
-    bias_part = sum(((g * b).sum() for g, b in zip(grads[1:], biases) if g is not None),
-                    start=torch.zeros((), dtype=x.dtype)).detach()
+    bias_part = sum(
+        ((g * b).sum() for g, b in zip(grads[1:], biases) if g is not None), start=torch.zeros((), dtype=x.dtype)
+    ).detach()
     return image_part, bias_part
 
 
@@ -387,8 +468,9 @@ def centered_log_spectrum(x: torch.Tensor) -> torch.Tensor:
     return torch.log10(torch.fft.fftshift(spec.abs(), dim=(-2, -1)) + 1e-12)
 
 
-def chain_recurrence(model: nn.Module, x: torch.Tensor, layout: BiasLayout,
-                     x_b: torch.Tensor) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+def chain_recurrence(
+    model: nn.Module, x: torch.Tensor, layout: BiasLayout, x_b: torch.Tensor
+) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """Build J_l by the recurrence J_l = W_l Sigma_{l-1} J_{l-1} + [O, R_l] (eq. 3.20) for a chain `fc(features(x))`.
 
     Every linear piece (conv without bias, pooling, flattening, FC) is turned into an explicit matrix
@@ -412,8 +494,11 @@ def chain_recurrence(model: nn.Module, x: torch.Tensor, layout: BiasLayout,
             v, jac = sigma * v, sigma[:, None] * jac
             continue
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            weight_only = (lambda t, m=module: F.conv2d(t, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
-                           if isinstance(m, nn.Conv2d) else F.linear(t, m.weight))
+            weight_only = lambda t, m=module: (
+                F.conv2d(t, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+                if isinstance(m, nn.Conv2d)
+                else F.linear(t, m.weight)
+            )
         else:
             weight_only = module
         matrix = torch.func.jacrev(lambda flat: weight_only(flat.reshape(1, *shape)).reshape(-1))(v)

@@ -24,8 +24,16 @@ def fold_bn_into_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError("batch norm without running statistics cannot be folded")
     scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
-                       padding=conv.padding, dilation=conv.dilation, groups=conv.groups, bias=True)
+    folded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        bias=True,
+    )
     folded = folded.to(conv.weight.dtype)
     old_bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
@@ -125,7 +133,7 @@ def restrict(x_b: torch.Tensor, layout: BiasLayout) -> dict[str, torch.Tensor]:
     """Cut x_b back into per-layer biases: the restriction maps r_l of eq. 3.17."""
     if x_b.shape != (layout.size,):
         raise ValueError(f"x_b must have shape ({layout.size},), got {tuple(x_b.shape)}")
-    return {n: x_b[o:o + _numel(s)].reshape(s) for n, s, o in zip(layout.names, layout.shapes, layout.offsets)}
+    return {n: x_b[o : o + _numel(s)].reshape(s) for n, s, o in zip(layout.names, layout.shapes, layout.offsets)}
 
 
 def call_with_bias(model: nn.Module, layout: BiasLayout, x: torch.Tensor, x_b: torch.Tensor) -> torch.Tensor:

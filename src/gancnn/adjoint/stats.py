@@ -11,8 +11,8 @@ They are tied by mean_{i != j} ||x_i - x_j||^2 = 2 * total variance, which the t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
@@ -53,8 +53,10 @@ def _from_distances(d: np.ndarray, idx: np.ndarray, measure: str) -> float:
 
 def spread(x: np.ndarray, measure: str) -> float:
     """Spread of one set by name."""
-    funcs: dict[str, Callable[[np.ndarray], float]] = {"total_variance": total_variance,
-                                                      "mean_pairwise_distance": mean_pairwise_distance}
+    funcs: dict[str, Callable[[np.ndarray], float]] = {
+        "total_variance": total_variance,
+        "mean_pairwise_distance": mean_pairwise_distance,
+    }
     if measure not in funcs:
         raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
     return funcs[measure](x)
@@ -68,15 +70,16 @@ class SpreadComparison:
     spread_a: float
     spread_b: float
     ratio: float
-    p_value: float           # one-sided: P(ratio under random relabelling >= observed)
+    p_value: float  # one-sided: P(ratio under random relabelling >= observed)
     ci_low: float
     ci_high: float
     n_permutations: int
     n_bootstrap: int
 
 
-def permutation_null(a: np.ndarray, b: np.ndarray, measure: str, n_permutations: int,
-                     rng: np.random.Generator) -> np.ndarray:
+def permutation_null(
+    a: np.ndarray, b: np.ndarray, measure: str, n_permutations: int, rng: np.random.Generator
+) -> np.ndarray:
     """Ratios spread(A*)/spread(B*) after random relabelling of the pooled rows (A* has |A| rows)."""
     pooled = np.concatenate([_as_rows(a), _as_rows(b)])
     d = squareform(pdist(pooled))
@@ -88,8 +91,9 @@ def permutation_null(a: np.ndarray, b: np.ndarray, measure: str, n_permutations:
     return out
 
 
-def bootstrap_ratios(a: np.ndarray, b: np.ndarray, measure: str, n_bootstrap: int,
-                     rng: np.random.Generator) -> np.ndarray:
+def bootstrap_ratios(
+    a: np.ndarray, b: np.ndarray, measure: str, n_bootstrap: int, rng: np.random.Generator
+) -> np.ndarray:
     """Ratios after resampling each set's rows with replacement (pairs of identical draws are skipped)."""
     a, b = _as_rows(a), _as_rows(b)
     da, db = squareform(pdist(a)), squareform(pdist(b))
@@ -112,11 +116,18 @@ def _resampled(d: np.ndarray, idx: np.ndarray, measure: str) -> float:
     sub = d[np.ix_(idx, idx)]
     distinct = idx[:, None] != idx[None, :]
     vals = sub[distinct]
-    return float(vals.mean()) if measure == "mean_pairwise_distance" else float((vals ** 2).mean() / 2.0)
+    return float(vals.mean()) if measure == "mean_pairwise_distance" else float((vals**2).mean() / 2.0)
 
 
-def compare_spreads(a: np.ndarray, b: np.ndarray, measure: str = "total_variance", n_permutations: int = 2000,
-                    n_bootstrap: int = 2000, level: float = 0.95, seed: int = 0) -> SpreadComparison:
+def compare_spreads(
+    a: np.ndarray,
+    b: np.ndarray,
+    measure: str = "total_variance",
+    n_permutations: int = 2000,
+    n_bootstrap: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> SpreadComparison:
     """Ratio spread(A)/spread(B), its one-sided permutation p-value and a percentile bootstrap interval."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")

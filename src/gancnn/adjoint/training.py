@@ -26,6 +26,7 @@ from gancnn import data
 from gancnn.book import cache
 from gancnn.book.paths import runs_dir
 from gancnn.book.seed import seed_everything
+from gancnn.models import count_parameters
 from gancnn.models.resnet20 import FixupResNet20, ResNet20BN
 from gancnn.models.vgg7 import VGG7
 from gancnn.train import StepSampler, run_loop
@@ -49,17 +50,16 @@ SOURCE_SCHEDULES: dict[tuple[str, str], tuple[tuple[tuple[float, int], ...], flo
 
 def build_model(name: str, num_classes: int = 10) -> nn.Module:
     """Instantiate one of MODEL_NAMES."""
-    builders = {"vgg7": lambda: VGG7(num_classes), "fixup-resnet20": lambda: FixupResNet20(num_classes, bias=False),
-                "vgg7-bn": lambda: VGG7(num_classes, batchnorm=True), "resnet20-bn": lambda: ResNet20BN(num_classes),
-                "resnet20-fixup": lambda: FixupResNet20(num_classes, bias=True)}
+    builders = {
+        "vgg7": lambda: VGG7(num_classes),
+        "fixup-resnet20": lambda: FixupResNet20(num_classes, bias=False),
+        "vgg7-bn": lambda: VGG7(num_classes, batchnorm=True),
+        "resnet20-bn": lambda: ResNet20BN(num_classes),
+        "resnet20-fixup": lambda: FixupResNet20(num_classes, bias=True),
+    }
     if name not in builders:
         raise ValueError(f"unknown model {name!r}; choose one of {MODEL_NAMES}")
     return builders[name]()
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of learnable parameters."""
-    return sum(p.numel() for p in model.parameters())
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,29 @@ def source_config(name: str, dataset: str = "cifar10", seed: int = 0) -> TrainCo
     return TrainConfig(name=name, dataset=dataset, schedule=schedule, seed=seed)
 
 
-def quick_config(name: str, n_train: int, epochs: int, lr: float, n_val: int = 500, n_test: int = 1000,
-                 seed: int = 0, dataset: str = "cifar10") -> TrainConfig:
+def quick_config(
+    name: str,
+    n_train: int,
+    epochs: int,
+    lr: float,
+    n_val: int = 500,
+    n_test: int = 1000,
+    seed: int = 0,
+    dataset: str = "cifar10",
+) -> TrainConfig:
     """A short run on a subset: SGD with momentum 0.9, one learning rate, no augmentation."""
-    return TrainConfig(name=name, dataset=dataset, schedule=((lr, epochs),), n_train=n_train, n_val=n_val,
-                       n_test=n_test, momentum=0.9, augment=False, val_every_epochs=1, seed=seed)
+    return TrainConfig(
+        name=name,
+        dataset=dataset,
+        schedule=((lr, epochs),),
+        n_train=n_train,
+        n_val=n_val,
+        n_test=n_test,
+        momentum=0.9,
+        augment=False,
+        val_every_epochs=1,
+        seed=seed,
+    )
 
 
 def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
@@ -119,7 +137,7 @@ def augment(x_uint8: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         img = (img + (u[3] - 0.5)).clamp(0, 1)  # TensorFlow's random_brightness(max_delta=0.5) is additive
         img = TF.resize(img, [36, 36], antialias=True)
         i, j = int(u[4] * 5), int(u[5] * 5)
-        out.append(img[:, i:i + 32, j:j + 32])
+        out.append(img[:, i : i + 32, j : j + 32])
     x = torch.stack(out)
     mean = torch.tensor(SOURCE_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(SOURCE_STD).view(1, 3, 1, 1)
@@ -133,7 +151,7 @@ def accuracy(model: nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, batch_siz
     model.eval()
     correct = 0
     for i in range(0, len(y), batch_size):
-        correct += int((model(normalize(x_uint8[i:i + batch_size])).argmax(1) == y[i:i + batch_size]).sum())
+        correct += int((model(normalize(x_uint8[i : i + batch_size])).argmax(1) == y[i : i + batch_size]).sum())
     model.train(was_training)
     return 100.0 * correct / len(y)
 
@@ -170,7 +188,7 @@ def split_indices(cfg: TrainConfig, n_available: int) -> tuple[np.ndarray, np.nd
     if cfg.n_train + cfg.n_val > n_available:
         raise ValueError(f"n_train + n_val = {cfg.n_train + cfg.n_val} exceeds the {n_available} training images")
     perm = np.random.default_rng([cfg.seed, 45]).permutation(n_available)
-    return np.sort(perm[:cfg.n_train]), np.sort(perm[cfg.n_train:cfg.n_train + cfg.n_val])
+    return np.sort(perm[: cfg.n_train]), np.sort(perm[cfg.n_train : cfg.n_train + cfg.n_val])
 
 
 def test_set(dataset: str, n_test: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -220,13 +238,26 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
 
     ckpt = runs_dir() / "checkpoints" / f"classifier-{cfg.name}-{cache.config_key(asdict(cfg))}.pt"
     start = time.perf_counter()
-    history = run_loop(step, n_steps, {"model": model, "opt": opt, "best": keeper, "gen": _GenState(gen)},
-                       checkpoint=ckpt, every=max(1, steps_per_epoch), desc=f"train {cfg.name}", progress=progress)
+    history = run_loop(
+        step,
+        n_steps,
+        {"model": model, "opt": opt, "best": keeper, "gen": _GenState(gen)},
+        checkpoint=ckpt,
+        every=max(1, steps_per_epoch),
+        desc=f"train {cfg.name}",
+        progress=progress,
+    )
     model.load_state_dict(keeper.best_state)
     x_te, y_te, _ = test_set(cfg.dataset, cfg.n_test, cfg.seed)
-    return {"state_dict": model.state_dict(), "history": history, "val_acc": keeper.best_acc,
-            "test_acc": accuracy(model, x_te, y_te), "n_steps": n_steps, "n_parameters": count_parameters(model),
-            "train_seconds": time.perf_counter() - start}
+    return {
+        "state_dict": model.state_dict(),
+        "history": history,
+        "val_acc": keeper.best_acc,
+        "test_acc": accuracy(model, x_te, y_te),
+        "n_steps": n_steps,
+        "n_parameters": count_parameters(model),
+        "train_seconds": time.perf_counter() - start,
+    }
 
 
 class _GenState:

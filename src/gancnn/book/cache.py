@@ -83,8 +83,13 @@ def git_commit() -> str:
     try:
         root = project_root()
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -162,8 +167,9 @@ def _acquire(path: Path, blocking: bool) -> int | None:
 
 
 @contextmanager
-def _entry_lock(folder: Path, purpose: str = "swap", *, blocking: bool = True, optional: bool = False,
-                waiting: str | None = None) -> Iterator[bool]:
+def _entry_lock(
+    folder: Path, purpose: str = "swap", *, blocking: bool = True, optional: bool = False, waiting: str | None = None
+) -> Iterator[bool]:
     """Hold an entry's lock; yield False if busy (non-blocking) or, if optional, on a read-only artifacts copy."""
     path = _lock_file(folder, purpose)
     held = _held_locks()
@@ -171,8 +177,9 @@ def _entry_lock(folder: Path, purpose: str = "swap", *, blocking: bool = True, o
         if not blocking:
             yield False
             return
-        raise RuntimeError(f"{path.name} is already held by this thread: a compute() must not call cached() "
-                           "for its own entry")
+        raise RuntimeError(
+            f"{path.name} is already held by this thread: a compute() must not call cached() for its own entry"
+        )
     try:
         fd = _acquire(path, blocking=False)
         if fd is None and blocking:
@@ -262,19 +269,34 @@ def _swap_in(tmp: Path, final: Path) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
-def _save_locked(final: Path, profile: str, experiment: str, config: dict[str, Any], result: dict[str, Any], *,
-                 wall_time_s: float, device: str | torch.device, data_copy: Any) -> None:
+def _save_locked(
+    final: Path,
+    profile: str,
+    experiment: str,
+    config: dict[str, Any],
+    result: dict[str, Any],
+    *,
+    wall_time_s: float,
+    device: str | torch.device,
+    data_copy: Any,
+) -> None:
     """Write a result into a temporary folder and swap it in; the caller holds the entry's swap lock."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.new-", dir=final.parent))
     try:
         _write(tmp, result)
         files = {f: _sha256(tmp / f) for f in FILES if (tmp / f).exists()}
         provenance = {
-            "experiment": experiment, "profile": profile, "key": final.name, "config": _jsonable(config),
+            "experiment": experiment,
+            "profile": profile,
+            "key": final.name,
+            "config": _jsonable(config),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "device": device_description(device), "git_commit": git_commit(),
+            "device": device_description(device),
+            "git_commit": git_commit(),
             "data_copy": _jsonable(data_copy.as_dict() if hasattr(data_copy, "as_dict") else data_copy),
-            "wall_time_s": round(float(wall_time_s), 3), "torch": torch.__version__, "files": files,
+            "wall_time_s": round(float(wall_time_s), 3),
+            "torch": torch.__version__,
+            "files": files,
         }
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
         _swap_in(tmp, final)
@@ -283,15 +305,24 @@ def _save_locked(final: Path, profile: str, experiment: str, config: dict[str, A
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def save(profile: str, experiment: str, config: dict[str, Any], result: dict[str, Any], *,
-         wall_time_s: float, device: str | torch.device = "cpu", data_copy: Any = None) -> Path:
+def save(
+    profile: str,
+    experiment: str,
+    config: dict[str, Any],
+    result: dict[str, Any],
+    *,
+    wall_time_s: float,
+    device: str | torch.device = "cpu",
+    data_copy: Any = None,
+) -> Path:
     """Store a result atomically (write to a temporary folder, then rename) with its provenance."""
     final = entry_dir(profile, experiment, config)
     final.parent.mkdir(parents=True, exist_ok=True)
     with _entry_lock(final):
         _clean_stale(final.parent, final.name)
-        _save_locked(final, profile, experiment, config, result, wall_time_s=wall_time_s, device=device,
-                     data_copy=data_copy)
+        _save_locked(
+            final, profile, experiment, config, result, wall_time_s=wall_time_s, device=device, data_copy=data_copy
+        )
     return final
 
 
@@ -321,8 +352,9 @@ def _load_locked(folder: Path, config: dict[str, Any]) -> dict[str, Any] | None:
     except CacheCorruptedError as exc:
         raise CacheCorruptedError(f"{exc}; delete {folder} to recompute it") from exc
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
-        raise CacheCorruptedError(f"stored result {folder} is corrupted ({type(exc).__name__}: {exc}); "
-                                  f"delete the folder to recompute it") from exc
+        raise CacheCorruptedError(
+            f"stored result {folder} is corrupted ({type(exc).__name__}: {exc}); delete the folder to recompute it"
+        ) from exc
     result["_provenance"] = provenance
     return result
 
@@ -343,8 +375,16 @@ def _load_checked(folder: Path, config: dict[str, Any]) -> dict[str, Any] | None
         return _load_locked(folder, config)
 
 
-def cached(profile: str, experiment: str, config: dict[str, Any], compute: Callable[[], dict[str, Any]], *,
-           device: str | torch.device = "cpu", data_copy: Any = None, refresh: bool = False) -> dict[str, Any]:
+def cached(
+    profile: str,
+    experiment: str,
+    config: dict[str, Any],
+    compute: Callable[[], dict[str, Any]],
+    *,
+    device: str | torch.device = "cpu",
+    data_copy: Any = None,
+    refresh: bool = False,
+) -> dict[str, Any]:
     """Load the result for this configuration, or compute, store and return it (timed; one process computes)."""
     folder = entry_dir(profile, experiment, config)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -361,8 +401,16 @@ def cached(profile: str, experiment: str, config: dict[str, Any], compute: Calla
             raise TypeError(f"compute() must return a dict, got {type(result).__name__}")
         with _entry_lock(folder):
             _clean_stale(folder.parent, folder.name)
-            _save_locked(folder, profile, experiment, config, result, wall_time_s=time.perf_counter() - start,
-                         device=device, data_copy=data_copy)
+            _save_locked(
+                folder,
+                profile,
+                experiment,
+                config,
+                result,
+                wall_time_s=time.perf_counter() - start,
+                device=device,
+                data_copy=data_copy,
+            )
             out = _load_locked(folder, config)
     assert out is not None
     out["_cached"] = False

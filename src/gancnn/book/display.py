@@ -21,8 +21,10 @@ def admonition_html(kind: str, title: str, text: str) -> str:
     """HTML of a Sphinx-styled admonition box (renders like a MyST admonition on the built page)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    return (f'<div class="admonition {kind}"><p class="admonition-title">{html.escape(title)}</p>'
-            f"<p>{html.escape(text)}</p></div>")
+    return (
+        f'<div class="admonition {kind}"><p class="admonition-title">{html.escape(title)}</p>'
+        f"<p>{html.escape(text)}</p></div>"
+    )
 
 
 def notice(kind: str, title: str, text: str) -> None:

@@ -35,8 +35,14 @@ DEVICES = ("cpu", "cuda", "auto")
 MAX_COUNT = 10**7  # the largest integer knob accepted (override with env GANCNN_MAX_COUNT)
 RESERVED = ("defaults", "nullable")  # keyword arguments of validate itself, not usable as knob names
 RUNNER_KEYS = ("profile", "device")  # chosen by gancnn-run's --profile/--device, never by -p or a params file
-_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
-          dict: "a mapping"}
+_KINDS = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+}
 _short = reprlib.Repr()
 _short.maxstring, _short.maxother, _short.maxlist = 60, 60, 8
 
@@ -104,8 +110,10 @@ def _element_kind(default: Any) -> type | None:
 
 def _type_error(name: str, value: Any, expected: str, default: Any) -> ParameterError:
     """Build the one-line error for a value of the wrong type."""
-    return ParameterError(f"parameter {name} = {_short.repr(value)}: expected {expected} "
-                          f"(the default is {_short.repr(default)}), got {type(value).__name__}")
+    return ParameterError(
+        f"parameter {name} = {_short.repr(value)}: expected {expected} "
+        f"(the default is {_short.repr(default)}), got {type(value).__name__}"
+    )
 
 
 def _as_int(name: str, value: Any, default: Any) -> int:
@@ -121,8 +129,10 @@ def _in_range(name: str, shown: Any, number: int) -> int:
     """Refuse an integer beyond the count bound."""
     bound = max_count()
     if abs(number) > bound:
-        raise ParameterError(f"parameter {name} = {shown!r} is out of range: integer knobs are at most {bound} "
-                             f"(set GANCNN_MAX_COUNT to allow more)")
+        raise ParameterError(
+            f"parameter {name} = {shown!r} is out of range: integer knobs are at most {bound} "
+            f"(set GANCNN_MAX_COUNT to allow more)"
+        )
     return number
 
 
@@ -156,11 +166,14 @@ def _typed(name: str, value: Any, default: Any, nullable: bool) -> Any:
     return value
 
 
-def check_types(values: Mapping[str, Any], defaults: Mapping[str, Any],
-                nullable: Collection[str] = ()) -> dict[str, Any]:
+def check_types(
+    values: Mapping[str, Any], defaults: Mapping[str, Any], nullable: Collection[str] = ()
+) -> dict[str, Any]:
     """Check each value against the type of its default (knobs without a default pass); return them coerced."""
-    return {name: _typed(name, value, defaults[name], name in nullable) if name in defaults else value
-            for name, value in values.items()}
+    return {
+        name: _typed(name, value, defaults[name], name in nullable) if name in defaults else value
+        for name, value in values.items()
+    }
 
 
 def _check_value(name: str, value: Any) -> None:
@@ -181,8 +194,15 @@ def _check_value(name: str, value: Any) -> None:
         raise ParameterError(f"parameter {name} must be non-negative, got {value!r}")
 
 
-def validate(profile: str = "quick", device: str = "cpu", seed: int = 0, *,
-             defaults: Mapping[str, Any] | None = None, nullable: Collection[str] = (), **knobs: Any) -> RunConfig:
+def validate(
+    profile: str = "quick",
+    device: str = "cpu",
+    seed: int = 0,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    nullable: Collection[str] = (),
+    **knobs: Any,
+) -> RunConfig:
     """Check profile, device, seed and all knobs (types from `defaults` if given; values always); return a RunConfig."""
     if profile not in PROFILES:
         raise ParameterError(f"unknown profile {profile!r}; choose one of {PROFILES}")
@@ -215,8 +235,9 @@ class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader, reading `1e3` as a number as YAML 1.2 does (YAML 1.1 wants `1.0e3`)."""
 
 
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
-                              list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 
 
 def parse_yaml(text: str, source: str = "<string>") -> Any:
@@ -245,8 +266,10 @@ def refuse_runner_keys(values: Mapping[str, Any], source: str) -> None:
     """Fail when parameters try to set the profile or device, which only gancnn-run's options choose."""
     for name in RUNNER_KEYS:
         if name in values:
-            raise ParameterError(f"{source} sets {name}={values[name]!r}: choose the {name} with gancnn-run "
-                                 f"--{name} (make run {name.upper()}=...), not as a parameter")
+            raise ParameterError(
+                f"{source} sets {name}={values[name]!r}: choose the {name} with gancnn-run "
+                f"--{name} (make run {name.upper()}=...), not as a parameter"
+            )
 
 
 def run_profile(profile: str, chapter: str) -> dict[str, Any]:

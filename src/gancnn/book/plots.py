@@ -10,8 +10,16 @@ from torchvision.utils import make_grid
 
 def setup_style() -> None:
     """Apply the book's matplotlib style (readable sizes, tight layout)."""
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "font.size": 10, "axes.grid": True,
-                         "grid.alpha": 0.3, "figure.autolayout": True})
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 110,
+            "font.size": 10,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "figure.autolayout": True,
+        }
+    )
 
 
 def image_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, float] | None = None) -> np.ndarray:
@@ -23,8 +31,9 @@ def image_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, fl
     return grid.permute(1, 2, 0).clamp(0, 1).numpy()
 
 
-def show_grid(ax: plt.Axes, images: torch.Tensor, nrow: int = 8, title: str = "",
-              value_range: tuple[float, float] | None = None) -> None:
+def show_grid(
+    ax: plt.Axes, images: torch.Tensor, nrow: int = 8, title: str = "", value_range: tuple[float, float] | None = None
+) -> None:
     """Draw a batch of images as one grid on an axis."""
     grid = image_grid(images, nrow=nrow, value_range=value_range)
     ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)

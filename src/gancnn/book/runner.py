@@ -73,8 +73,9 @@ def failed_notebook(chapter: str, profile: str) -> Path:
     return runs_dir() / f"{chapter}-{profile}.failed.ipynb"
 
 
-def run_chapter(chapter: str, profile: str = "quick", device: str = "cpu",
-                overrides: dict[str, Any] | None = None) -> Path:
+def run_chapter(
+    chapter: str, profile: str = "quick", device: str = "cpu", overrides: dict[str, Any] | None = None
+) -> Path:
     """Execute one chapter on a profile; return the path of the executed notebook under runs/."""
     import jupytext
     import papermill
@@ -99,8 +100,14 @@ def run_chapter(chapter: str, profile: str = "quick", device: str = "cpu",
     jupytext.write(jupytext.read(src), source_nb)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(source_nb), str(partial), parameters=params, cwd=str(src.parent),
-                                   kernel_name="python3", progress_bar=True)
+        papermill.execute_notebook(
+            str(source_nb),
+            str(partial),
+            parameters=params,
+            cwd=str(src.parent),
+            kernel_name="python3",
+            progress_bar=True,
+        )
     except BaseException:
         if partial.exists():
             os.replace(partial, failed)
@@ -116,8 +123,10 @@ def run_chapter(chapter: str, profile: str = "quick", device: str = "cpu",
 def _cell_error(chapter: str, profile: str, exc: Any) -> str:
     """Return the one-line report of a cell that raised during a run."""
     evalue = (str(exc.evalue).strip().splitlines() or [""])[0]
-    return (f"{chapter} ({profile}) stopped in cell {exc.exec_count}: {exc.ename}: {evalue} "
-            f"(executed notebook: {failed_notebook(chapter, profile)})")
+    return (
+        f"{chapter} ({profile}) stopped in cell {exc.exec_count}: {exc.ename}: {evalue} "
+        f"(executed notebook: {failed_notebook(chapter, profile)})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,8 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("chapter")
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="override one parameter (value parsed as YAML)")
+    ap.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override one parameter (value parsed as YAML)",
+    )
     args = ap.parse_args(argv)
     from papermill.exceptions import PapermillExecutionError
 

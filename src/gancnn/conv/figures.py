@@ -51,12 +51,13 @@ def input_layout(case: Case) -> tuple[np.ndarray, int]:
         return layout, case.stride
     spread = case.size + (case.size - 1) * (case.stride - 1)
     layout = np.full((spread, spread), INSERTED)
-    layout[::case.stride, ::case.stride] = PIXEL
+    layout[:: case.stride, :: case.stride] = PIXEL
     edge = case.kernel - 1 - case.padding
     if edge < 0:
         raise ValueError("drawing needs P <= F - 1 for transposed convolutions")
-    layout = np.pad(layout, ((edge, edge + case.output_padding), (edge, edge + case.output_padding)),
-                    constant_values=PAD)
+    layout = np.pad(
+        layout, ((edge, edge + case.output_padding), (edge, edge + case.output_padding)), constant_values=PAD
+    )
     return layout, 1
 
 
@@ -69,18 +70,38 @@ def draw_panel(ax: plt.Axes, case: Case, position: tuple[int, int]) -> None:
         for c in range(side):
             kind = int(layout[r, c])
             colour, style = EDGE[kind]
-            ax.add_patch(Rectangle((c, side - 1 - r), 1, 1, facecolor=FACE[kind], edgecolor=colour, linestyle=style,
-                                   linewidth=0.8))
+            ax.add_patch(
+                Rectangle(
+                    (c, side - 1 - r), 1, 1, facecolor=FACE[kind], edgecolor=colour, linestyle=style, linewidth=0.8
+                )
+            )
     row, col = position
-    ax.add_patch(Rectangle((col * step, side - (row * step + case.kernel)), case.kernel, case.kernel,
-                           facecolor="#1f4e79", alpha=0.45, edgecolor="#1f4e79", linewidth=2))
+    ax.add_patch(
+        Rectangle(
+            (col * step, side - (row * step + case.kernel)),
+            case.kernel,
+            case.kernel,
+            facecolor="#1f4e79",
+            alpha=0.45,
+            edgecolor="#1f4e79",
+            linewidth=2,
+        )
+    )
     left = side + 1.0
     bottom = (side - out) / 2
     for r in range(out):
         for c in range(out):
             active = (r, c) == (row, col)
-            ax.add_patch(Rectangle((left + c, bottom + out - 1 - r), 1, 1, linewidth=0.8, edgecolor="0.25",
-                                   facecolor="#1a9e77" if active else "#b8e6d3"))
+            ax.add_patch(
+                Rectangle(
+                    (left + c, bottom + out - 1 - r),
+                    1,
+                    1,
+                    linewidth=0.8,
+                    edgecolor="0.25",
+                    facecolor="#1a9e77" if active else "#b8e6d3",
+                )
+            )
     ax.set_xlim(-0.3, left + out + 0.3)
     ax.set_ylim(-0.3, side + 0.3)
     ax.set_aspect("equal")

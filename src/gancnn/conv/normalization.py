@@ -18,9 +18,9 @@ Key = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int, int
 
 # select(k, c, i, j) = {(k', c', i', j') : key(k', c', i', j') == key(k, c, i, j)}
 SELECT_KEYS: dict[str, Key] = {
-    "batch": lambda k, c, i, j, n_channels, groups: c,                       # same channel c' = c
-    "layer": lambda k, c, i, j, n_channels, groups: k,                       # same example k' = k
-    "instance": lambda k, c, i, j, n_channels, groups: k * n_channels + c,   # k' = k and c' = c
+    "batch": lambda k, c, i, j, n_channels, groups: c,  # same channel c' = c
+    "layer": lambda k, c, i, j, n_channels, groups: k,  # same example k' = k
+    "instance": lambda k, c, i, j, n_channels, groups: k * n_channels + c,  # k' = k and c' = c
     "group": lambda k, c, i, j, n_channels, groups: k * groups + c // (n_channels // groups),  # k' = k, same group
 }
 
@@ -32,20 +32,28 @@ def select_keys(shape: tuple[int, int, int, int], method: str, groups: int = 32)
     n, c, h, w = shape
     if method == "group" and (groups < 1 or c % groups):
         raise ValueError(f"group norm needs the {c} channels to split evenly into {groups} groups")
-    k_idx, c_idx, i_idx, j_idx = torch.meshgrid(torch.arange(n), torch.arange(c), torch.arange(h), torch.arange(w),
-                                                indexing="ij")
+    k_idx, c_idx, i_idx, j_idx = torch.meshgrid(
+        torch.arange(n), torch.arange(c), torch.arange(h), torch.arange(w), indexing="ij"
+    )
     return SELECT_KEYS[method](k_idx, c_idx, i_idx, j_idx, c, groups).expand(n, c, h, w)
 
 
-def select_set(shape: tuple[int, int, int, int], method: str, element: tuple[int, int, int, int],
-               groups: int = 32) -> set[tuple[int, int, int, int]]:
+def select_set(
+    shape: tuple[int, int, int, int], method: str, element: tuple[int, int, int, int], groups: int = 32
+) -> set[tuple[int, int, int, int]]:
     """Spell out select(k, c, i, j) as a set of index quadruples (for small shapes and checks)."""
     keys = select_keys(shape, method, groups)
     return {tuple(int(v) for v in idx) for idx in torch.nonzero(keys == keys[element])}
 
 
-def template_normalize(x: torch.Tensor, method: str, gamma: torch.Tensor | None = None,
-                       beta: torch.Tensor | None = None, groups: int = 32, eps: float = EPS) -> torch.Tensor:
+def template_normalize(
+    x: torch.Tensor,
+    method: str,
+    gamma: torch.Tensor | None = None,
+    beta: torch.Tensor | None = None,
+    groups: int = 32,
+    eps: float = EPS,
+) -> torch.Tensor:
     """Y = gamma_c (X - mu) / sqrt(var + eps) + beta_c with mu, var over each element's selected set."""
     keys = select_keys(tuple(x.shape), method, groups).reshape(-1)
     values = x.reshape(-1)

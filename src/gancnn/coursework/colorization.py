@@ -35,8 +35,9 @@ class ColourData:
     data_copy: data.DataCopy
 
 
-def load_class(split: str, class_name: str = "horse", limit: int | None = None, seed: int = 0
-               ) -> tuple[torch.Tensor, data.DataCopy]:
+def load_class(
+    split: str, class_name: str = "horse", limit: int | None = None, seed: int = 0
+) -> tuple[torch.Tensor, data.DataCopy]:
     """RGB images of one CIFAR-10 class as floats in [0, 1], shape (N, 3, 32, 32), with the copy used."""
     ds = data.load("cifar10", split, transform="pil")
     if class_name not in ds.classes:
@@ -77,19 +78,37 @@ def centres_to_image(labels: torch.Tensor, centres: torch.Tensor) -> torch.Tenso
     return centres[labels].permute(0, 3, 1, 2)
 
 
-def prepare(class_name: str = "horse", n_train: int | None = None, n_val: int | None = None, n_clusters: int = 24,
-            kmeans_pixels: int = 20000, seed: int = 0) -> ColourData:
+def prepare(
+    class_name: str = "horse",
+    n_train: int | None = None,
+    n_val: int | None = None,
+    n_clusters: int = 24,
+    kmeans_pixels: int = 20000,
+    seed: int = 0,
+) -> ColourData:
     """Load train/test images of a class, fit the colour centres on the training pixels, build inputs and targets."""
     rgb_train, copy = load_class("train", class_name, n_train, seed)
     rgb_val, _ = load_class("test", class_name, n_val, seed)
     centres = fit_colour_centres(rgb_train, n_clusters, kmeans_pixels, seed)
-    return ColourData(to_grey(rgb_train), nearest_centre(rgb_train, centres), to_grey(rgb_val),
-                      nearest_centre(rgb_val, centres), rgb_val, centres, copy)
+    return ColourData(
+        to_grey(rgb_train),
+        nearest_centre(rgb_train, centres),
+        to_grey(rgb_val),
+        nearest_centre(rgb_val, centres),
+        rgb_val,
+        centres,
+        copy,
+    )
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, grey: torch.Tensor, target: torch.Tensor, batch_size: int = 500,
-             device: torch.device | str = "cpu") -> tuple[float, float]:
+def evaluate(
+    model: nn.Module,
+    grey: torch.Tensor,
+    target: torch.Tensor,
+    batch_size: int = 500,
+    device: torch.device | str = "cpu",
+) -> tuple[float, float]:
     """Mean per-pixel cross-entropy and pixel accuracy of a model on a data set (eval mode)."""
     was_training = model.training
     model.eval()
@@ -105,17 +124,27 @@ def evaluate(model: nn.Module, grey: torch.Tensor, target: torch.Tensor, batch_s
 
 
 @torch.no_grad()
-def colourize(model: nn.Module, grey: torch.Tensor, centres: torch.Tensor, device: torch.device | str = "cpu"
-              ) -> torch.Tensor:
+def colourize(
+    model: nn.Module, grey: torch.Tensor, centres: torch.Tensor, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """RGB prediction: each pixel painted with the centre of its most likely cluster."""
     model.eval()
     labels = model(grey.to(device)).argmax(dim=1).cpu()
     return centres_to_image(labels, centres)
 
 
-def train(model: nn.Module, cd: ColourData, epochs: int, batch_size: int = 100, lr: float = 1e-3, seed: int = 0,
-          checkpoint: str | os.PathLike[str] | None = None, device: torch.device | str = "cpu",
-          progress: bool = True, desc: str = "colourization") -> list[dict[str, float]]:
+def train(
+    model: nn.Module,
+    cd: ColourData,
+    epochs: int,
+    batch_size: int = 100,
+    lr: float = 1e-3,
+    seed: int = 0,
+    checkpoint: str | os.PathLike[str] | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    desc: str = "colourization",
+) -> list[dict[str, float]]:
     """Train with Adam and per-pixel cross-entropy via `run_loop`; return one record per epoch.
 
     Each record holds the epoch, the mean training loss over its batches, and the validation loss and
@@ -140,8 +169,15 @@ def train(model: nn.Module, cd: ColourData, epochs: int, batch_size: int = 100, 
             metrics["epoch"] = (i + 1) // per_epoch
         return metrics
 
-    history = run_loop(step, epochs * per_epoch, {"model": model, "optimizer": opt}, checkpoint=checkpoint,
-                       every=per_epoch, desc=desc, progress=progress)
+    history = run_loop(
+        step,
+        epochs * per_epoch,
+        {"model": model, "optimizer": opt},
+        checkpoint=checkpoint,
+        every=per_epoch,
+        desc=desc,
+        progress=progress,
+    )
     return epoch_records(history, per_epoch)
 
 
@@ -149,10 +185,16 @@ def epoch_records(history: list[dict[str, float]], steps_per_epoch: int) -> list
     """Collapse a step history into per-epoch records (mean training loss, validation metrics)."""
     records = []
     for end in range(steps_per_epoch, len(history) + 1, steps_per_epoch):
-        window = history[end - steps_per_epoch:end]
+        window = history[end - steps_per_epoch : end]
         last = window[-1]
-        records.append({"epoch": last["epoch"], "train_loss": float(np.mean([h["train_loss"] for h in window])),
-                        "val_loss": last["val_loss"], "val_acc": last["val_acc"]})
+        records.append(
+            {
+                "epoch": last["epoch"],
+                "train_loss": float(np.mean([h["train_loss"] for h in window])),
+                "val_loss": last["val_loss"],
+                "val_acc": last["val_acc"],
+            }
+        )
     return records
 
 
@@ -161,6 +203,8 @@ def chance_levels(cd: ColourData) -> dict[str, Any]:
     counts = torch.bincount(cd.target_train.flatten(), minlength=len(cd.centres)).double()
     p = counts / counts.sum()
     majority = int(p.argmax())
-    return {"majority_acc": float((cd.target_val == majority).double().mean()),
-            "entropy_nats": float(-(p[p > 0] * p[p > 0].log()).sum()),
-            "uniform_loss": math.log(len(cd.centres))}
+    return {
+        "majority_acc": float((cd.target_val == majority).double().mean()),
+        "entropy_nats": float(-(p[p > 0] * p[p > 0].log()).sum()),
+        "uniform_loss": math.log(len(cd.centres)),
+    }

@@ -27,7 +27,10 @@ OptimizerFactory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 
 # ---------------------------------------------------------------- the problem and its minimum-norm solution
 
-def make_problem(n: int, d: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+
+def make_problem(
+    n: int, d: int, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw an under-determined problem: X (n, d) with N(0, 1/d) entries (rows of norm about 1), t ~ N(0, 1)."""
     if not 0 < n < d:
         raise ValueError(f"need 0 < n < d for an under-determined problem, got n={n}, d={d}")
@@ -64,6 +67,7 @@ def off_row_space_norm(X: torch.Tensor, w: torch.Tensor) -> float:
 
 # ---------------------------------------------------------------- running torch optimizers on the problem
 
+
 @dataclass
 class Trajectory:
     """What one optimizer run recorded: steps, loss, distance to w*, off-row-space norm, final weights."""
@@ -75,10 +79,19 @@ class Trajectory:
     w: torch.Tensor | None = None
 
 
-def run_optimizer(X: torch.Tensor, t: torch.Tensor, make_optimizer: OptimizerFactory, steps: int,
-                  batch_size: int | None = None, seed: int = 0, record_every: int = 1,
-                  w0: torch.Tensor | None = None, decoupled_decay: float = 0.0, l2: float = 0.0,
-                  loss_scale: float = 1.0) -> Trajectory:
+def run_optimizer(
+    X: torch.Tensor,
+    t: torch.Tensor,
+    make_optimizer: OptimizerFactory,
+    steps: int,
+    batch_size: int | None = None,
+    seed: int = 0,
+    record_every: int = 1,
+    w0: torch.Tensor | None = None,
+    decoupled_decay: float = 0.0,
+    l2: float = 0.0,
+    loss_scale: float = 1.0,
+) -> Trajectory:
     """Minimise loss_scale (1/b)||B w - t_B||^2 (+ l2 ||w||^2) from w0 (default 0) with a torch optimizer.
 
     `batch_size=None` is full batch; mini-batches come from `StepSampler` (a fresh permutation each
@@ -134,8 +147,10 @@ def adam(lr: float, decoupled: bool = False, **kwargs: Any) -> OptimizerFactory:
 
 # ---------------------------------------------------------------- RMSProp's first step from zero
 
-def rmsprop_first_step(X: torch.Tensor, t: torch.Tensor, lr: float, beta: float, eps: float,
-                       loss_scale: float = 1.0) -> torch.Tensor:
+
+def rmsprop_first_step(
+    X: torch.Tensor, t: torch.Tensor, lr: float, beta: float, eps: float, loss_scale: float = 1.0
+) -> torch.Tensor:
     """Closed-form RMSProp iterate after one full-batch step from w0 = 0 (v_{-1} = 0) on loss_scale * L."""
     g = loss_scale * gradient(X, t, torch.zeros(X.shape[1], dtype=X.dtype))
     v = (1.0 - beta) * g * g
@@ -143,6 +158,7 @@ def rmsprop_first_step(X: torch.Tensor, t: torch.Tensor, lr: float, beta: float,
 
 
 # ---------------------------------------------------------------- the optimal step size of one GD step
+
 
 def loss_after_step(X: torch.Tensor, t: torch.Tensor, w0: torch.Tensor, lr: float) -> float:
     """Loss after one full-batch gradient step of size lr from w0."""
@@ -158,12 +174,14 @@ def optimal_step_size(X: torch.Tensor, t: torch.Tensor, w0: torch.Tensor) -> flo
 
 def line_search_step_size(X: torch.Tensor, t: torch.Tensor, w0: torch.Tensor, upper: float) -> float:
     """Numerical line search (scipy's bounded Brent) for the step minimising `loss_after_step` on [0, upper]."""
-    res = minimize_scalar(lambda lr: loss_after_step(X, t, w0, lr), bounds=(0.0, upper), method="bounded",
-                          options={"xatol": 1e-12})
+    res = minimize_scalar(
+        lambda lr: loss_after_step(X, t, w0, lr), bounds=(0.0, upper), method="bounded", options={"xatol": 1e-12}
+    )
     return float(res.x)
 
 
 # ---------------------------------------------------------------- weight decay and L2 regularisation
+
 
 def equivalent_l2(decay: float, lr: float) -> float:
     """The L2 coefficient lambda~ = lambda / (2 eta) whose GD steps equal decoupled decay lambda."""
@@ -173,6 +191,7 @@ def equivalent_l2(decay: float, lr: float) -> float:
 
 
 # ---------------------------------------------------------------- hyper-gradients through unrolled GD
+
 
 def unrolled_loss(X: torch.Tensor, t: torch.Tensor, lr: torch.Tensor, steps: int) -> torch.Tensor:
     """Loss after `steps` full-batch GD steps from w0 = 0 with learning rate lr (a 0-d tensor)."""

@@ -87,14 +87,14 @@ def chunked_fid(feats1: np.ndarray, feats2: np.ndarray, chunk: int) -> tuple[flo
     n = min(len(feats1), len(feats2))
     if chunk < 2 or chunk > n:
         raise ValueError(f"chunk must lie in 2..{n}, got {chunk}")
-    values = [fid_from_features(feats1[s:s + chunk], feats2[s:s + chunk]) for s in range(0, n - chunk + 1, chunk)]
+    values = [fid_from_features(feats1[s : s + chunk], feats2[s : s + chunk]) for s in range(0, n - chunk + 1, chunk)]
     return float(np.mean(values)), values
 
 
 def _batches(images: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
     """Yield consecutive batches."""
     for s in range(0, len(images), batch_size):
-        yield images[s:s + batch_size]
+        yield images[s : s + batch_size]
 
 
 class InceptionFeatures:
@@ -109,8 +109,9 @@ class InceptionFeatures:
             self.helper = FidHelper(device=str(device))
         self.device = torch.device(device)
 
-    def __call__(self, images: torch.Tensor, batch_size: int = 50, progress: bool = True,
-                 desc: str = "Inception features") -> np.ndarray:
+    def __call__(
+        self, images: torch.Tensor, batch_size: int = 50, progress: bool = True, desc: str = "Inception features"
+    ) -> np.ndarray:
         """Return (N, 2048) features of uint8 (N, 3, H, W) images, resized to 299x299."""
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"expected uint8 (N, 3, H, W) images, got {images.dtype} {tuple(images.shape)}")
@@ -119,8 +120,11 @@ class InceptionFeatures:
             warnings.simplefilter("ignore")
             bar = progress_bar(len(images), desc, enabled=progress, unit="img")
             for batch in _batches(images, batch_size):
-                out.append(self.helper.extract_feats(batch, data_range=(0, 255), resize_hw=RESIZE_HW,
-                                                     resample_mode=RESAMPLE_MODE, quant=False))
+                out.append(
+                    self.helper.extract_feats(
+                        batch, data_range=(0, 255), resize_hw=RESIZE_HW, resample_mode=RESAMPLE_MODE, quant=False
+                    )
+                )
                 bar.update(len(batch))
             bar.close()
         return np.concatenate(out).astype(np.float64)

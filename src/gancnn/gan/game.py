@@ -35,7 +35,7 @@ class Mixture1D:
         comp = rng.choice(len(self.weights), size=n, p=np.asarray(self.weights) / sum(self.weights))
         return rng.normal(np.asarray(self.means)[comp], np.asarray(self.stds)[comp])
 
-    def shifted(self, mu: float) -> "Mixture1D":
+    def shifted(self, mu: float) -> Mixture1D:
         """The same mixture translated by mu."""
         return Mixture1D(self.weights, tuple(m + mu for m in self.means), self.stds)
 
@@ -82,9 +82,16 @@ def small_discriminator(hidden: int = 32) -> nn.Module:
     return nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
 
-def fit_discriminator(real: Callable[[int], np.ndarray], fake: Callable[[int], np.ndarray], steps: int,
-                      batch: int = 256, lr: float = 3e-3, hidden: int = 32, progress: bool = True,
-                      checkpoint: str | None = None) -> tuple[nn.Module, list[dict[str, float]]]:
+def fit_discriminator(
+    real: Callable[[int], np.ndarray],
+    fake: Callable[[int], np.ndarray],
+    steps: int,
+    batch: int = 256,
+    lr: float = 3e-3,
+    hidden: int = 32,
+    progress: bool = True,
+    checkpoint: str | None = None,
+) -> tuple[nn.Module, list[dict[str, float]]]:
     """Maximise the empirical V(G, D) (minimise binary cross-entropy) over a small MLP with Adam."""
     disc = small_discriminator(hidden)
     opt = torch.optim.Adam(disc.parameters(), lr=lr)
@@ -103,8 +110,15 @@ def fit_discriminator(real: Callable[[int], np.ndarray], fake: Callable[[int], n
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a 1-D MLP gains nothing from intra-op threads and loses much on a busy CPU
     try:
-        history = run_loop(step, steps, {"disc": disc, "opt": opt}, checkpoint=checkpoint,
-                           every=max(steps // 4, 1), desc="discriminator", progress=progress)
+        history = run_loop(
+            step,
+            steps,
+            {"disc": disc, "opt": opt},
+            checkpoint=checkpoint,
+            every=max(steps // 4, 1),
+            desc="discriminator",
+            progress=progress,
+        )
     finally:
         torch.set_num_threads(threads)
     return disc, history

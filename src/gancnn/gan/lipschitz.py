@@ -21,26 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import jvp, vjp
 
-from gancnn.gan.spectral import exact_sigma
+from gancnn.gan.spectral import exact_sigma, jacobian_spectral_norm
 from gancnn.models.biggan_deep import BigGANDeepGenerator, ConditionalBatchNorm2d, GeneratorBlock
 from gancnn.models.selfattention import SelfAttention2d
-
-
-def jacobian_spectral_norm(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, n_iter: int = 20,
-                           generator: torch.Generator | None = None) -> tuple[float, torch.Tensor]:
-    """Largest singular value of the Jacobian of fn at x by power iteration on J^T J (jvp, then vjp)."""
-    v = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-    v = v / v.norm()
-    _, pullback = vjp(fn, x)
-    sigma = 0.0
-    for _ in range(n_iter):
-        _, jv = jvp(fn, (x,), (v,))
-        (jtjv,) = pullback(jv)
-        sigma = math.sqrt(max(float((v * jtjv).sum().detach()), 0.0))
-        v = (jtjv / jtjv.norm().clamp_min(1e-30)).detach()
-    return sigma, v
 
 
 def conv_operator_norm(conv: nn.Conv2d, height: int, width: int, n_iter: int = 30) -> float:
@@ -49,7 +33,8 @@ def conv_operator_norm(conv: nn.Conv2d, height: int, width: int, n_iter: int = 3
     x0 = torch.zeros(1, conv.in_channels, height, width, dtype=weight.dtype, device=weight.device)
     gen = torch.Generator().manual_seed(0)
     sigma, _ = jacobian_spectral_norm(
-        lambda x: F.conv2d(x, weight, None, conv.stride, conv.padding, conv.dilation, conv.groups), x0, n_iter, gen)
+        lambda x: F.conv2d(x, weight, None, conv.stride, conv.padding, conv.dilation, conv.groups), x0, n_iter, gen
+    )
     return sigma
 
 
@@ -75,32 +60,42 @@ def _conv_entry(name: str, conv: nn.Conv2d, hw: int) -> OperatorConstant:
     """sqrt(kH kW) * sigma(reshaped kernel) and the exact conv operator norm at hw x hw."""
     k = conv.kernel_size[0] * conv.kernel_size[1]
     sigma = float(exact_sigma(conv.weight.detach()))
-    return OperatorConstant(name, f"conv {conv.kernel_size[0]}x{conv.kernel_size[1]}", math.sqrt(k) * sigma,
-                            conv_operator_norm(conv, hw, hw))
+    return OperatorConstant(
+        name,
+        f"conv {conv.kernel_size[0]}x{conv.kernel_size[1]}",
+        math.sqrt(k) * sigma,
+        conv_operator_norm(conv, hw, hw),
+    )
 
 
-def block_constants(block: GeneratorBlock, name: str, hw_in: int, cond: torch.Tensor,
-                    truncation: float) -> tuple[list[OperatorConstant], tuple[float, float]]:
+def block_constants(
+    block: GeneratorBlock, name: str, hw_in: int, cond: torch.Tensor, truncation: float
+) -> tuple[list[OperatorConstant], tuple[float, float]]:
     """Per-operator constants of a residual block and its (bound, exact-operator) constants main + skip."""
     hw_out = 2 * hw_in if block.up else hw_in
-    ops = [OperatorConstant(f"{name}.bn_0", "cond. BN", *(2 * [batchnorm_constant(block.bn_0, cond, truncation)])),
-           _conv_entry(f"{name}.conv_0", block.conv_0, hw_in),
-           OperatorConstant(f"{name}.bn_1", "cond. BN", *(2 * [batchnorm_constant(block.bn_1, cond, truncation)]))]
+    ops = [
+        OperatorConstant(f"{name}.bn_0", "cond. BN", *(2 * [batchnorm_constant(block.bn_0, cond, truncation)])),
+        _conv_entry(f"{name}.conv_0", block.conv_0, hw_in),
+        OperatorConstant(f"{name}.bn_1", "cond. BN", *(2 * [batchnorm_constant(block.bn_1, cond, truncation)])),
+    ]
     if block.up:
         ops.append(OperatorConstant(f"{name}.up_0", "nearest up x2", 2.0, 2.0))
-    ops += [_conv_entry(f"{name}.conv_1", block.conv_1, hw_out),
-            OperatorConstant(f"{name}.bn_2", "cond. BN", *(2 * [batchnorm_constant(block.bn_2, cond, truncation)])),
-            _conv_entry(f"{name}.conv_2", block.conv_2, hw_out),
-            OperatorConstant(f"{name}.bn_3", "cond. BN", *(2 * [batchnorm_constant(block.bn_3, cond, truncation)])),
-            _conv_entry(f"{name}.conv_3", block.conv_3, hw_out)]
+    ops += [
+        _conv_entry(f"{name}.conv_1", block.conv_1, hw_out),
+        OperatorConstant(f"{name}.bn_2", "cond. BN", *(2 * [batchnorm_constant(block.bn_2, cond, truncation)])),
+        _conv_entry(f"{name}.conv_2", block.conv_2, hw_out),
+        OperatorConstant(f"{name}.bn_3", "cond. BN", *(2 * [batchnorm_constant(block.bn_3, cond, truncation)])),
+        _conv_entry(f"{name}.conv_3", block.conv_3, hw_out),
+    ]
     skip = 2.0 if block.up else 1.0
     main_bound = math.prod(o.bound for o in ops)
     main_exact = math.prod(o.exact for o in ops)
     return ops, (main_bound + skip, main_exact + skip)
 
 
-def generator_bound(g: BigGANDeepGenerator, cond: torch.Tensor, truncation: float
-                    ) -> tuple[list[OperatorConstant], list[OperatorConstant]]:
+def generator_bound(
+    g: BigGANDeepGenerator, cond: torch.Tensor, truncation: float
+) -> tuple[list[OperatorConstant], list[OperatorConstant]]:
     """Return per-operator constants and per-layer (stem, L_i, output) constants of z -> G(z; c_0)."""
     if cond.shape[0] != 1:
         raise ValueError("freeze a single conditional vector c_0 of shape (1, 2t)")
@@ -119,16 +114,25 @@ def generator_bound(g: BigGANDeepGenerator, cond: torch.Tensor, truncation: floa
         operators += ops
         layers.append(OperatorConstant(f"layers.{i}", layer.kind, bound, exact))
         hw = 2 * hw if layer.up else hw
-    tail = [OperatorConstant("bn", "BN", *(2 * [batchnorm_constant(g.bn, None, truncation)])),
-            _conv_entry("conv_to_rgb", g.conv_to_rgb, hw)]
+    tail = [
+        OperatorConstant("bn", "BN", *(2 * [batchnorm_constant(g.bn, None, truncation)])),
+        _conv_entry("conv_to_rgb", g.conv_to_rgb, hw),
+    ]
     operators += tail
-    layers.append(OperatorConstant("output (BN, ReLU, conv, slice, tanh)", "output",
-                                   math.prod(o.bound for o in tail), math.prod(o.exact for o in tail)))
+    layers.append(
+        OperatorConstant(
+            "output (BN, ReLU, conv, slice, tanh)",
+            "output",
+            math.prod(o.bound for o in tail),
+            math.prod(o.exact for o in tail),
+        )
+    )
     return operators, layers
 
 
-def frozen_generator(g: BigGANDeepGenerator, labels: torch.Tensor, cond: torch.Tensor,
-                     truncation: float) -> Callable[[torch.Tensor], torch.Tensor]:
+def frozen_generator(
+    g: BigGANDeepGenerator, labels: torch.Tensor, cond: torch.Tensor, truncation: float
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """Return z (1, t) -> G(z; c_0): the noise enters the stem, the batch norms see the fixed c_0."""
     with torch.no_grad():
         e = g.embedding(labels)
@@ -136,11 +140,17 @@ def frozen_generator(g: BigGANDeepGenerator, labels: torch.Tensor, cond: torch.T
     def fn(z: torch.Tensor) -> torch.Tensor:
         """Image for noise z with the conditioning frozen."""
         return g.synthesize(g.stem(torch.cat([z, e], dim=1)), cond, truncation)
+
     return fn
 
 
-def empirical_lipschitz(fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor, n_iter: int = 10,
-                        delta: float = 1e-2, seed: int = 0) -> dict[str, float]:
+def empirical_lipschitz(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    points: torch.Tensor,
+    n_iter: int = 10,
+    delta: float = 1e-2,
+    seed: int = 0,
+) -> dict[str, float]:
     """Lower estimates of Lip(fn): max Jacobian norm, max ||fn(z+d)-fn(z)||/||d|| for random and top-singular d."""
     gen = torch.Generator().manual_seed(seed)
     jac, ratio_random, ratio_top = [], [], []
@@ -155,22 +165,37 @@ def empirical_lipschitz(fn: Callable[[torch.Tensor], torch.Tensor], points: torc
             ratio_random.append(float((fn(z + d) - base).norm() / d.norm()))
             d = delta * v / v.norm()
             ratio_top.append(float((fn(z + d) - base).norm() / d.norm()))
-    return {"max_jacobian_norm": max(jac), "max_ratio_random_direction": max(ratio_random),
-            "max_ratio_top_direction": max(ratio_top), "n_points": len(jac)}
+    return {
+        "max_jacobian_norm": max(jac),
+        "max_ratio_random_direction": max(ratio_random),
+        "max_ratio_top_direction": max(ratio_top),
+        "n_points": len(jac),
+    }
 
 
-def study(g: BigGANDeepGenerator, label: torch.Tensor, points: torch.Tensor, truncation: float,
-          n_iter: int = 10, seed: int = 0) -> dict[str, object]:
+def study(
+    g: BigGANDeepGenerator,
+    label: torch.Tensor,
+    points: torch.Tensor,
+    truncation: float,
+    n_iter: int = 10,
+    seed: int = 0,
+) -> dict[str, object]:
     """Bound (frozen at c_0 = c(points[0], label)) and empirical estimates of z -> G(z; c_0), as a cacheable dict."""
     g.eval()
     cond = g.condition(points[:1], label).detach()
     ops, layers = generator_bound(g, cond, truncation)
     emp = empirical_lipschitz(frozen_generator(g, label, cond, truncation), points, n_iter=n_iter, seed=seed)
     return {
-        "layer_names": [l.name for l in layers], "layer_kinds": [l.kind for l in layers],
-        "layer_bound": np.array([l.bound for l in layers]), "layer_exact": np.array([l.exact for l in layers]),
-        "op_names": [o.name for o in ops], "op_kinds": [o.kind for o in ops],
-        "op_bound": np.array([o.bound for o in ops]), "op_exact": np.array([o.exact for o in ops]),
+        "layer_names": [l.name for l in layers],
+        "layer_kinds": [l.kind for l in layers],
+        "layer_bound": np.array([l.bound for l in layers]),
+        "layer_exact": np.array([l.exact for l in layers]),
+        "op_names": [o.name for o in ops],
+        "op_kinds": [o.kind for o in ops],
+        "op_bound": np.array([o.bound for o in ops]),
+        "op_exact": np.array([o.exact for o in ops]),
         "bound_sqrt_k_sigma": math.prod(l.bound for l in layers),
-        "bound_exact_conv": math.prod(l.exact for l in layers), **emp,
+        "bound_exact_conv": math.prod(l.exact for l in layers),
+        **emp,
     }

@@ -50,20 +50,25 @@ def _cnn_compute(cfg: dict[str, Any]) -> dict[str, Any]:
     ckpt = runs_dir() / "checkpoints" / f"mnist-cnn-{cache.config_key(cfg)}.pt"
     history = run_loop(step, n_steps, {"model": model, "opt": opt}, checkpoint=ckpt, every=200, desc="MNIST CNN")
     acc = cnn_accuracy(model, *mnist_tensors("test")[:2])
-    return {"state": model.state_dict(), "test_accuracy": acc, "loss": np.array([h["loss"] for h in history]),
-            "n_steps": n_steps}
+    return {
+        "state": model.state_dict(),
+        "test_accuracy": acc,
+        "loss": np.array([h["loss"] for h in history]),
+        "n_steps": n_steps,
+    }
 
 
 @torch.no_grad()
 def cnn_accuracy(model: MnistCNN, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
     """Fraction of correctly classified images."""
     model.eval()
-    correct = sum(int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum()) for i in range(0, len(x), batch))
+    correct = sum(int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum()) for i in range(0, len(x), batch))
     return correct / len(x)
 
 
-def train_cnn(profile: str, seed: int, n_train: int, epochs: int, batch_size: int = 64,
-              lr: float = 1e-3) -> tuple[MnistCNN, dict[str, Any]]:
+def train_cnn(
+    profile: str, seed: int, n_train: int, epochs: int, batch_size: int = 64, lr: float = 1e-3
+) -> tuple[MnistCNN, dict[str, Any]]:
     """Train (or load from the cache) the MNIST CNN; return the model in eval mode and the result."""
     cfg = {"seed": seed, "n_train": n_train, "epochs": epochs, "batch_size": batch_size, "lr": lr}
     copy = data.load("mnist", "train").data_copy
@@ -102,8 +107,9 @@ def _gan_compute(cfg: dict[str, Any]) -> dict[str, Any]:
         z = torch.randn(len(real), gen.noise_dim)
         fake = gen(z)
         ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
-        d_loss = F.binary_cross_entropy_with_logits(disc(real), ones) + \
-            F.binary_cross_entropy_with_logits(disc(fake.detach()), zeros)
+        d_loss = F.binary_cross_entropy_with_logits(disc(real), ones) + F.binary_cross_entropy_with_logits(
+            disc(fake.detach()), zeros
+        )
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
@@ -114,20 +120,47 @@ def _gan_compute(cfg: dict[str, Any]) -> dict[str, Any]:
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
 
     ckpt = runs_dir() / "checkpoints" / f"mnist-gan-{cache.config_key(cfg)}.pt"
-    history = run_loop(step, n_steps, {"gen": gen, "disc": disc, "opt_g": opt_g, "opt_d": opt_d},
-                       checkpoint=ckpt, every=500, desc="MNIST GAN")
+    history = run_loop(
+        step,
+        n_steps,
+        {"gen": gen, "disc": disc, "opt_g": opt_g, "opt_d": opt_d},
+        checkpoint=ckpt,
+        every=500,
+        desc="MNIST GAN",
+    )
     snapshot(n_steps)
     steps = sorted(snaps)
-    return {"gen": gen.state_dict(), "disc": disc.state_dict(), "snapshots": torch.stack([snaps[s] for s in steps]),
-            "snapshot_steps": steps, "d_loss": np.array([h["d_loss"] for h in history]),
-            "g_loss": np.array([h["g_loss"] for h in history]), "n_steps": n_steps}
+    return {
+        "gen": gen.state_dict(),
+        "disc": disc.state_dict(),
+        "snapshots": torch.stack([snaps[s] for s in steps]),
+        "snapshot_steps": steps,
+        "d_loss": np.array([h["d_loss"] for h in history]),
+        "g_loss": np.array([h["g_loss"] for h in history]),
+        "n_steps": n_steps,
+    }
 
 
-def train_gan(profile: str, seed: int, n_train: int, epochs: int, batch_size: int = 64, lr: float = 2e-4,
-              n_grid: int = 32, n_snapshots: int = 5) -> tuple[Generator, dict[str, Any]]:
+def train_gan(
+    profile: str,
+    seed: int,
+    n_train: int,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    n_grid: int = 32,
+    n_snapshots: int = 5,
+) -> tuple[Generator, dict[str, Any]]:
     """Train (or load from the cache) the MNIST GAN; return the generator in eval mode and the result."""
-    cfg = {"seed": seed, "n_train": n_train, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-           "n_grid": n_grid, "n_snapshots": n_snapshots}
+    cfg = {
+        "seed": seed,
+        "n_train": n_train,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "n_grid": n_grid,
+        "n_snapshots": n_snapshots,
+    }
     copy = data.load("mnist", "train").data_copy
     result = cache.cached(profile, "mnist-gan", cfg, lambda: _gan_compute(cfg), data_copy=copy)
     gen = Generator()
@@ -139,12 +172,20 @@ def train_gan(profile: str, seed: int, n_train: int, epochs: int, batch_size: in
 def cnn_features(model: MnistCNN, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
     """CNN representations (N, 9216) and nothing else, in eval mode."""
     model.eval()
-    return torch.cat([model.features(images[i:i + batch]) for i in range(0, len(images), batch)])
+    return torch.cat([model.features(images[i : i + batch]) for i in range(0, len(images), batch)])
 
 
 @torch.no_grad()
-def class_pools(gen: Generator, cnn: MnistCNN, classes: list[int] | int, per_class: int, z_sampler: Any,
-                gen_seed: int, batch: int = 1000, max_batches: int = 40) -> tuple[list[int], list[torch.Tensor], list[torch.Tensor]]:
+def class_pools(
+    gen: Generator,
+    cnn: MnistCNN,
+    classes: list[int] | int,
+    per_class: int,
+    z_sampler: Any,
+    gen_seed: int,
+    batch: int = 1000,
+    max_batches: int = 40,
+) -> tuple[list[int], list[torch.Tensor], list[torch.Tensor]]:
     """Generate until each class (as the CNN labels the images) has per_class; return classes, features, images.
 
     `classes` is a list of digits, or a number k: the k digits most frequent in the first batch (sorted).
@@ -170,6 +211,7 @@ def class_pools(gen: Generator, cnn: MnistCNN, classes: list[int] | int, per_cla
             counts[c] += len(take)
         if all(v >= per_class for v in counts.values()):
             return list(counts), [torch.cat(feats[c]) for c in counts], [torch.cat(imgs[c]) for c in counts]
-    raise RuntimeError(f"after {max_batches * batch} samples the generator gave only {counts} images per class "
-                       f"(wanted {per_class}); train longer or choose other classes")
-
+    raise RuntimeError(
+        f"after {max_batches * batch} samples the generator gave only {counts} images per class "
+        f"(wanted {per_class}); train longer or choose other classes"
+    )

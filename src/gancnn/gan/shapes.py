@@ -28,10 +28,12 @@ def record_shapes(model: nn.Module, run: Callable[[], Any], leaves_only: bool = 
 
     def hook_for(name: str) -> Callable[[nn.Module, Any, Any], None]:
         """Make the hook that appends this module's output shape."""
+
         def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
             out = output[0] if isinstance(output, tuple) else output
             if isinstance(out, torch.Tensor):
                 records.append(ShapeRecord(len(records), name, type(module).__name__, tuple(out.shape)))
+
         return hook
 
     for name, module in model.named_modules():
@@ -51,8 +53,12 @@ def record_shapes(model: nn.Module, run: Callable[[], Any], leaves_only: bool = 
 
 def as_frame(records: Iterable[ShapeRecord]) -> pd.DataFrame:
     """Return the records as a table with the shape written as 'a x b x c'."""
-    return pd.DataFrame([{"order": r.order, "operator name": r.name, "type": r.operator,
-                          "output shape": "×".join(map(str, r.shape))} for r in records])
+    return pd.DataFrame(
+        [
+            {"order": r.order, "operator name": r.name, "type": r.operator, "output shape": "×".join(map(str, r.shape))}
+            for r in records
+        ]
+    )
 
 
 def _text(shape: tuple[int, ...] | str) -> str:
@@ -60,17 +66,25 @@ def _text(shape: tuple[int, ...] | str) -> str:
     return shape if isinstance(shape, str) else "×".join(map(str, shape))
 
 
-def compare(records: Iterable[ShapeRecord],
-            expected: dict[str, tuple[tuple[int, ...] | str, str, str]]) -> pd.DataFrame:
+def compare(
+    records: Iterable[ShapeRecord], expected: dict[str, tuple[tuple[int, ...] | str, str, str]]
+) -> pd.DataFrame:
     """Join measured shapes with {operator name: (stated shape, where stated, note)}; flag each row."""
     measured = {r.name: r.shape for r in records}
     rows = []
     for name, (shape, label, note) in expected.items():
         got = measured.get(name)
         agree = got is not None and not isinstance(shape, str) and got == tuple(shape)
-        rows.append({"source": label, "operator name": name, "source shape": _text(shape),
-                     "measured shape": "not run" if got is None else _text(got),
-                     "agree": "yes" if agree else "MISMATCH", "note": note})
+        rows.append(
+            {
+                "source": label,
+                "operator name": name,
+                "source shape": _text(shape),
+                "measured shape": "not run" if got is None else _text(got),
+                "agree": "yes" if agree else "MISMATCH",
+                "note": note,
+            }
+        )
     return pd.DataFrame(rows)
 
 

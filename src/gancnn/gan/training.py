@@ -65,15 +65,15 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], points: tor
 class GANSetup:
     """The knobs of one GAN training run."""
 
-    loss: str = "nonsaturating"   # "nonsaturating" | "wgan-gp"
+    loss: str = "nonsaturating"  # "nonsaturating" | "wgan-gp"
     nz: int = 100
-    n_classes: int = 0            # 0: unconditional; > 0: G and D take labels
+    n_classes: int = 0  # 0: unconditional; > 0: G and D take labels
     batch_size: int = 64
     lr_g: float = 2e-4
-    lr_d: float = 2e-4            # TTUR: lr_d > lr_g
+    lr_d: float = 2e-4  # TTUR: lr_d > lr_g
     beta1: float = 0.5
     beta2: float = 0.999
-    n_critic: int = 1             # D updates per G update
+    n_critic: int = 1  # D updates per G update
     gp_weight: float = 10.0
 
     def __post_init__(self) -> None:
@@ -120,8 +120,16 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 class GANTrainer:
     """Alternate n_critic D updates and one G update on a uint8 image tensor (labels used when conditional)."""
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                 setup: GANSetup, seed: int = 0, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        setup: GANSetup,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+    ) -> None:
         """Keep the models, build Adam optimizers with the (TTUR) learning rates and a step-indexed sampler."""
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"images must be a uint8 (N, C, H, W) tensor, got {images.dtype} {tuple(images.shape)}")
@@ -138,8 +146,11 @@ class GANTrainer:
         gen = torch.Generator().manual_seed(seed + 12345)
         n_fixed = 8 * setup.n_classes if self.conditional else 64
         self.fixed_z = torch.randn(n_fixed, setup.nz, generator=gen)
-        self.fixed_labels = (torch.arange(setup.n_classes).repeat_interleave(8) if self.conditional
-                             else torch.zeros(n_fixed, dtype=torch.long))
+        self.fixed_labels = (
+            torch.arange(setup.n_classes).repeat_interleave(8)
+            if self.conditional
+            else torch.zeros(n_fixed, dtype=torch.long)
+        )
 
     @property
     def conditional(self) -> bool:
@@ -214,8 +225,10 @@ class GANTrainer:
     def sample(self, z: torch.Tensor, labels: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Generate uint8 images in eval mode (batch-norm running statistics) for given noise and labels."""
         self.G.eval()
-        out = [to_uint8(self.generate(z[s:s + batch_size], labels[s:s + batch_size]))
-               for s in range(0, len(z), batch_size)]
+        out = [
+            to_uint8(self.generate(z[s : s + batch_size], labels[s : s + batch_size]))
+            for s in range(0, len(z), batch_size)
+        ]
         self.G.train()
         return torch.cat(out)
 
@@ -223,17 +236,28 @@ class GANTrainer:
         """Generate n uint8 images from noise and uniform labels drawn with their own seeded generator."""
         gen = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.setup.nz, generator=gen)
-        labels = (torch.randint(self.setup.n_classes, (n,), generator=gen) if self.conditional
-                  else torch.zeros(n, dtype=torch.long))
+        labels = (
+            torch.randint(self.setup.n_classes, (n,), generator=gen)
+            if self.conditional
+            else torch.zeros(n, dtype=torch.long)
+        )
         return self.sample(z, labels), labels
 
     def objects(self) -> dict[str, Any]:
         """Everything whose state a checkpoint must hold."""
         return {"G": self.G, "D": self.D, "opt_g": self.opt_g, "opt_d": self.opt_d, "snapshots": self.snapshots}
 
-    def train(self, n_steps: int, checkpoint: str | Path | None = None, every: int = 100,
-              evaluate: Callable[[int], dict[str, float]] | None = None, eval_every: int = 0,
-              snapshot_every: int = 0, desc: str = "GAN", progress: bool = True) -> list[dict[str, float]]:
+    def train(
+        self,
+        n_steps: int,
+        checkpoint: str | Path | None = None,
+        every: int = 100,
+        evaluate: Callable[[int], dict[str, float]] | None = None,
+        eval_every: int = 0,
+        snapshot_every: int = 0,
+        desc: str = "GAN",
+        progress: bool = True,
+    ) -> list[dict[str, float]]:
         """Train to n_steps (resuming from checkpoint); snapshot every snapshot_every steps and at the end,
         evaluate every eval_every steps before the end (the final evaluation is the caller's)."""
 
@@ -247,8 +271,7 @@ class GANTrainer:
                 metrics.update(evaluate(done))
             return metrics
 
-        return run_loop(step, n_steps, self.objects(), checkpoint=checkpoint, every=every, desc=desc,
-                        progress=progress)
+        return run_loop(step, n_steps, self.objects(), checkpoint=checkpoint, every=every, desc=desc, progress=progress)
 
 
 def summarize_history(history: list[dict[str, float]], n_points: int = 500) -> dict[str, np.ndarray]:
@@ -267,21 +290,3 @@ def summarize_history(history: list[dict[str, float]], n_points: int = 500) -> d
         out[f"{k}_step"] = np.array([h["step"] + 1 for h in history if k in h], dtype=np.float64)
         out[k] = np.array([h[k] for h in history if k in h], dtype=np.float64)
     return out
-
-
-def jacobian_spectral_norm(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, n_iter: int = 50,
-                           seed: int = 0) -> float:
-    """Return the largest singular value of the Jacobian of fn at x (power iteration on J^T J via jvp/vjp)."""
-    from torch.func import jvp, vjp
-
-    if n_iter < 1:
-        raise ValueError(f"n_iter must be >= 1, got {n_iter}")
-    v = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed), dtype=x.dtype)
-    v = v / v.norm()
-    _, pullback = vjp(fn, x)
-    for _ in range(n_iter):
-        _, jv = jvp(fn, (x,), (v,))
-        (jtjv,) = pullback(jv)
-        v = jtjv / jtjv.norm()
-    _, jv = jvp(fn, (x,), (v,))
-    return float(jv.detach().norm())

@@ -121,7 +121,7 @@ def sub_gram_eigenvalues(h: torch.Tensor, index: torch.Tensor, batch: int = 50) 
     """Eigenvalues (descending) of the sub-Gram matrices h[idx][:, idx] for each row idx of index (S, n)."""
     out = []
     for start in range(0, index.shape[0], batch):
-        idx = index[start:start + batch]
+        idx = index[start : start + batch]
         sub = h[idx[:, :, None], idx[:, None, :]]
         out.append(torch.linalg.eigvalsh(sub).flip(-1))
     return torch.cat(out)
@@ -181,8 +181,9 @@ def compare(x: torch.Tensor, y: torch.Tensor, k: int, n_classes: int) -> Spectru
     return SpectrumComparison(wasserstein1(ex, ey) / scale, ks(ex, ey), top_relative_error(ey, ex, k), float(align))
 
 
-def noise_floor(draw: Callable[[torch.Generator], torch.Tensor], k: int, n_classes: int, n_pairs: int,
-                seed: int) -> dict[str, np.ndarray]:
+def noise_floor(
+    draw: Callable[[torch.Generator], torch.Tensor], k: int, n_classes: int, n_pairs: int, seed: int
+) -> dict[str, np.ndarray]:
     """The distances between pairs of independent draws of the same model (what 'equal' looks like)."""
     gen = torch.Generator().manual_seed(seed)
     rows = [compare(draw(gen), draw(gen), k, n_classes).as_dict() for _ in range(n_pairs)]
@@ -223,8 +224,9 @@ def isotropic_like(st: ClassStats) -> ClassStats:
     return ClassStats(st.mean, None, torch.full((p,), level, dtype=torch.float64))
 
 
-def twin_experiment(pools: Sequence[torch.Tensor], m: int, k: int, seed: int, t_sampler: Sampler = gaussian,
-                    n_floor: int = 3) -> dict[str, np.ndarray | float]:
+def twin_experiment(
+    pools: Sequence[torch.Tensor], m: int, k: int, seed: int, t_sampler: Sampler = gaussian, n_floor: int = 3
+) -> dict[str, np.ndarray | float]:
     """GAN rows vs their GMM twin, a second twin (noise floor) and an isotropic control; spectra and distances."""
     gen = torch.Generator().manual_seed(seed)
     sts, x = split_stats_samples(pools, m)
@@ -234,8 +236,11 @@ def twin_experiment(pools: Sequence[torch.Tensor], m: int, k: int, seed: int, t_
     ev_x, u_x = gram_eigh(x)
     ev_t, u_t = gram_eigh(twin)
     out: dict[str, np.ndarray | float] = {
-        "eig_gan": ev_x.numpy(), "eig_gmm": ev_t.numpy(), "eig_control": gram_eigenvalues(control).numpy(),
-        "vec_gan": u_x[:, :k].numpy(), "vec_gmm": u_t[:, :k].numpy(),
+        "eig_gan": ev_x.numpy(),
+        "eig_gmm": ev_t.numpy(),
+        "eig_control": gram_eigenvalues(control).numpy(),
+        "vec_gan": u_x[:, :k].numpy(),
+        "vec_gmm": u_t[:, :k].numpy(),
     }
     for name, other in (("gmm", twin), ("control", control)):
         for key, value in compare(x, other, k, len(pools)).as_dict().items():
@@ -252,8 +257,13 @@ def subsample_eigenvalues(pools: Sequence[torch.Tensor], n: int, n_sims: int, se
     h = gram(feats)
     gen = torch.Generator().manual_seed(seed)
     offsets = np.cumsum([0] + [len(p) for p in pools[:-1]])
-    index = torch.cat([torch.stack([torch.randperm(len(p), generator=gen)[:n] for _ in range(n_sims)]) + int(o)
-                       for p, o in zip(pools, offsets)], dim=1)
+    index = torch.cat(
+        [
+            torch.stack([torch.randperm(len(p), generator=gen)[:n] for _ in range(n_sims)]) + int(o)
+            for p, o in zip(pools, offsets)
+        ],
+        dim=1,
+    )
     return sub_gram_eigenvalues(h, index).numpy()
 
 

@@ -181,8 +181,7 @@ class GeneratorBlock(nn.Module):
     BN3 ReLU C3(1x1 -> c_out).  Skip path: [D: first c_out channels] [U].  Output: main + skip.
     """
 
-    def __init__(self, c_in: int, c_out: int, cond_dim: int, up: bool, n_stats: int = 51,
-                 bottleneck: int = 4) -> None:
+    def __init__(self, c_in: int, c_out: int, cond_dim: int, up: bool, n_stats: int = 51, bottleneck: int = 4) -> None:
         """Build the operators; channel drop is used when c_out < c_in."""
         super().__init__()
         if c_out > c_in:
@@ -254,8 +253,15 @@ def layer_plan(resolution: int, width: int, attention_resolution: int | None = 6
 class BigGANDeepGenerator(nn.Module):
     """G(z, l, sigma): embedding, concat, SN linear, refactor, L_0..L_n, BN, ReLU, conv, slice, tanh."""
 
-    def __init__(self, resolution: int = 256, width: int = 128, z_dim: int = 128, n_classes: int = 1000,
-                 n_stats: int = 51, attention_resolution: int | None = 64) -> None:
+    def __init__(
+        self,
+        resolution: int = 256,
+        width: int = 128,
+        z_dim: int = 128,
+        n_classes: int = 1000,
+        n_stats: int = 51,
+        attention_resolution: int | None = 64,
+    ) -> None:
         """width=128, resolution=256 is the source's BigGAN-deep-256; smaller values give a narrow copy."""
         super().__init__()
         if width < 1 or z_dim < 1 or n_classes < 1 or n_stats < 2:
@@ -269,8 +275,11 @@ class BigGANDeepGenerator(nn.Module):
         self.linear = sn_linear(cond_dim, 4 * 4 * c0)
         self.refactor = Refactor(c0, 4)
         self.layers = nn.ModuleList(
-            SelfAttention2d(s.c_in, reduction=8, pool=True, spectral=True) if s.kind == "s"
-            else GeneratorBlock(s.c_in, s.c_out, cond_dim, s.up, n_stats) for s in self.plan)
+            SelfAttention2d(s.c_in, reduction=8, pool=True, spectral=True)
+            if s.kind == "s"
+            else GeneratorBlock(s.c_in, s.c_out, cond_dim, s.up, n_stats)
+            for s in self.plan
+        )
         c_last = self.plan[-1].c_out
         self.bn = ConditionalBatchNorm2d(c_last, None, n_stats)
         self.relu = nn.ReLU()
@@ -323,8 +332,9 @@ class BigGANDeepGenerator(nn.Module):
                 bn.record_stats = False
 
 
-def truncated_noise(n: int, dim: int, truncation: float, generator: torch.Generator | None = None,
-                    bound: float = 2.0) -> torch.Tensor:
+def truncated_noise(
+    n: int, dim: int, truncation: float, generator: torch.Generator | None = None, bound: float = 2.0
+) -> torch.Tensor:
     """Draw z from N(0, I) truncated to [-bound, bound] (resampling outliers), scaled by the truncation."""
     z = torch.randn(n, dim, generator=generator)
     outside = z.abs() > bound

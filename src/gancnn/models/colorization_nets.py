@@ -30,15 +30,23 @@ class PoolUpsampleNet(nn.Module):
 
         def down(cin: int, cout: int) -> nn.Sequential:
             """Convolution, 2x2 max-pool, batch norm, ReLU."""
-            return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=p), nn.MaxPool2d(2), nn.BatchNorm2d(cout), nn.ReLU())
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, kernel, padding=p), nn.MaxPool2d(2), nn.BatchNorm2d(cout), nn.ReLU()
+            )
 
         def up(cin: int, cout: int) -> nn.Sequential:
             """Convolution, 2x nearest upsampling, batch norm, ReLU."""
-            return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=p), nn.Upsample(scale_factor=2),
-                                 nn.BatchNorm2d(cout), nn.ReLU())
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, kernel, padding=p), nn.Upsample(scale_factor=2), nn.BatchNorm2d(cout), nn.ReLU()
+            )
 
-        self.blocks = nn.Sequential(down(num_in_channels, nf), down(nf, 2 * nf), up(2 * nf, nf), up(nf, nc),
-                                    nn.Conv2d(nc, nc, kernel, padding=p))
+        self.blocks = nn.Sequential(
+            down(num_in_channels, nf),
+            down(nf, 2 * nf),
+            up(2 * nf, nf),
+            up(nf, nc),
+            nn.Conv2d(nc, nc, kernel, padding=p),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (N, NIC, H, W) grey images to (N, NC, H, W) logits."""
@@ -55,11 +63,21 @@ def _strided_blocks(kernel: int, nin: int, nf: int, nc: int, skip_in: tuple[int,
 
     def up(cin: int, cout: int) -> nn.Sequential:
         """Stride-2 transposed convolution (doubles H, W), batch norm, ReLU."""
-        return nn.Sequential(nn.ConvTranspose2d(cin, cout, kernel, stride=2, padding=p, output_padding=1),
-                             nn.BatchNorm2d(cout), nn.ReLU())
+        return nn.Sequential(
+            nn.ConvTranspose2d(cin, cout, kernel, stride=2, padding=p, output_padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+        )
 
-    return nn.ModuleList([down(nin, nf), down(nf, 2 * nf), up(2 * nf, nf), up(nf + skip_in[0], nc),
-                          nn.Conv2d(nc + skip_in[1], nc, kernel, padding=p)])
+    return nn.ModuleList(
+        [
+            down(nin, nf),
+            down(nf, 2 * nf),
+            up(2 * nf, nf),
+            up(nf + skip_in[0], nc),
+            nn.Conv2d(nc + skip_in[1], nc, kernel, padding=p),
+        ]
+    )
 
 
 class ConvTransposeNet(nn.Module):
@@ -83,8 +101,9 @@ class UNet(nn.Module):
     def __init__(self, kernel: int = 3, num_filters: int = 32, num_colours: int = 24, num_in_channels: int = 1) -> None:
         """Build the five blocks with widened inputs for the two concatenations."""
         super().__init__()
-        self.blocks = _strided_blocks(kernel, num_in_channels, num_filters, num_colours,
-                                      skip_in=(num_filters, num_in_channels))
+        self.blocks = _strided_blocks(
+            kernel, num_in_channels, num_filters, num_colours, skip_in=(num_filters, num_in_channels)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (N, NIC, H, W) grey images to (N, NC, H, W) logits."""
@@ -95,8 +114,11 @@ class UNet(nn.Module):
         return b5(torch.cat([h4, x], dim=1))
 
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"PoolUpsampleNet": PoolUpsampleNet, "ConvTransposeNet": ConvTransposeNet,
-                                             "UNet": UNet}
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "PoolUpsampleNet": PoolUpsampleNet,
+    "ConvTransposeNet": ConvTransposeNet,
+    "UNet": UNet,
+}
 
 
 def build(name: str, **kwargs: int) -> nn.Module:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from gancnn.conv.arithmetic import conv_output_size
+from gancnn.models import count_parameters
 
 SHARPEN = ((0.0, -1.0, 0.0), (-1.0, 5.0, -1.0), (0.0, -1.0, 0.0))  # the coursework's sharpening filter
 
@@ -37,8 +38,12 @@ class FlatLinear(nn.Module):
 def small_cnn(bias: bool = False) -> nn.Sequential:
     """The coursework CNN (ReLUs after the hidden convolutions; they hold no neurons of their own in the count)."""
     return nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=1, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(3, 32, 3, padding=1, bias=bias),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=bias),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Conv2d(64, 3, 3, padding=1, bias=bias),
     )
 
@@ -46,8 +51,12 @@ def small_cnn(bias: bool = False) -> nn.Sequential:
 def small_fc(bias: bool = False) -> nn.Sequential:
     """The fully connected network with the CNN's layout."""
     return nn.Sequential(
-        FlatLinear((3, 32, 32), bias), nn.ReLU(), nn.MaxPool2d(2),
-        FlatLinear((3, 16, 16), bias), nn.ReLU(), nn.MaxPool2d(2),
+        FlatLinear((3, 32, 32), bias),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        FlatLinear((3, 16, 16), bias),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         FlatLinear((3, 8, 8), bias),
     )
 
@@ -63,8 +72,14 @@ def layer_counts(model: nn.Sequential, in_shape: tuple[int, int, int] = (3, 32, 
         for layer in model:
             x = layer(x)
             if isinstance(layer, COUNTED):
-                rows.append({"layer": type(layer).__name__, "output": tuple(x.shape[1:]), "neurons": x[0].numel(),
-                             "parameters": sum(p.numel() for p in layer.parameters())})
+                rows.append(
+                    {
+                        "layer": type(layer).__name__,
+                        "output": tuple(x.shape[1:]),
+                        "neurons": x[0].numel(),
+                        "parameters": count_parameters(layer),
+                    }
+                )
     return rows
 
 
@@ -85,15 +100,25 @@ def leaf_counts(model: nn.Module, in_shape: tuple[int, int, int]) -> list[dict[s
 
     def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         """Forward hook: append one row for this module."""
-        row = {"layer": type(module).__name__, "output": tuple(output.shape[1:]), "outputs": output[0].numel(),
-               "weights": 0, "connections": 0, "connections inside": 0}
+        row = {
+            "layer": type(module).__name__,
+            "output": tuple(output.shape[1:]),
+            "outputs": output[0].numel(),
+            "weights": 0,
+            "connections": 0,
+            "connections inside": 0,
+        }
         if isinstance(module, nn.Conv2d):
             c_in, (kh, kw) = module.in_channels // module.groups, module.kernel_size
             (h, w), (sh, sw), (ph, pw) = inputs[0].shape[2:], module.stride, module.padding
             row["weights"] = module.weight.numel()
             row["connections"] = output[0].numel() * c_in * kh * kw
-            row["connections inside"] = (taps_inside(h, kh, sh, ph, module.dilation[0])
-                                         * taps_inside(w, kw, sw, pw, module.dilation[1]) * c_in * module.out_channels)
+            row["connections inside"] = (
+                taps_inside(h, kh, sh, ph, module.dilation[0])
+                * taps_inside(w, kw, sw, pw, module.dilation[1])
+                * c_in
+                * module.out_channels
+            )
         rows.append(row)
 
     leaves = [m for m in model.modules() if not list(m.children())]

@@ -23,10 +23,12 @@ class DCGANGenerator(nn.Module):
         """Build dense -> 4x4 -> 8x8 -> 16x16 -> 32x32."""
         super().__init__()
         self.nz, self.ngf = nz, ngf
-        self.dense = nn.Sequential(nn.Linear(nz, 4 * 4 * 4 * ngf, bias=False), nn.BatchNorm1d(4 * 4 * 4 * ngf),
-                                   nn.LeakyReLU(0.2))
-        self.body = nn.Sequential(*_up(4 * ngf, 2 * ngf), *_up(2 * ngf, ngf),
-                                  nn.ConvTranspose2d(ngf, channels, 4, 2, 1), nn.Tanh())
+        self.dense = nn.Sequential(
+            nn.Linear(nz, 4 * 4 * 4 * ngf, bias=False), nn.BatchNorm1d(4 * 4 * 4 * ngf), nn.LeakyReLU(0.2)
+        )
+        self.body = nn.Sequential(
+            *_up(4 * ngf, 2 * ngf), *_up(2 * ngf, ngf), nn.ConvTranspose2d(ngf, channels, 4, 2, 1), nn.Tanh()
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Return generated images for a batch of noise vectors."""
@@ -42,9 +44,13 @@ class DCGANDiscriminator(nn.Module):
         """Build 32x32 -> 16x16 -> 8x8 -> 4x4 -> dense."""
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(ndf, 2 * ndf, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1), nn.LeakyReLU(0.2))
+            nn.Conv2d(channels, ndf, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf, 2 * ndf, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+        )
         self.head = nn.Linear(4 * ndf * 4 * 4, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

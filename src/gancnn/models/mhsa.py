@@ -13,9 +13,19 @@ import torch
 from torch import nn
 
 
-def pixel_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor,
-                    b_q: torch.Tensor, b_k: torch.Tensor, b_v: torch.Tensor, w_o: torch.Tensor, b_o: torch.Tensor,
-                    n_heads: int, return_weights: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+def pixel_attention(
+    x: torch.Tensor,
+    w_q: torch.Tensor,
+    w_k: torch.Tensor,
+    w_v: torch.Tensor,
+    b_q: torch.Tensor,
+    b_k: torch.Tensor,
+    b_v: torch.Tensor,
+    w_o: torch.Tensor,
+    b_o: torch.Tensor,
+    n_heads: int,
+    return_weights: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Attend over pixels: w_q/w_k/w_v are (C, K*d) (head h in columns h*d:(h+1)*d), w_o is (K*d, C)."""
     n, c, h, w = x.shape
     if w_q.shape[0] != c or w_q.shape[1] % n_heads:
@@ -63,8 +73,16 @@ def weights_from_torch(mha: nn.MultiheadAttention) -> dict[str, torch.Tensor]:
         raise ValueError("only nn.MultiheadAttention with one embed_dim and biases is supported")
     w_q, w_k, w_v = mha.in_proj_weight.chunk(3, dim=0)  # torch computes x @ W^T + b
     b_q, b_k, b_v = mha.in_proj_bias.chunk(3)
-    return {"w_q": w_q.T, "w_k": w_k.T, "w_v": w_v.T, "b_q": b_q, "b_k": b_k, "b_v": b_v,
-            "w_o": mha.out_proj.weight.T, "b_o": mha.out_proj.bias}
+    return {
+        "w_q": w_q.T,
+        "w_k": w_k.T,
+        "w_v": w_v.T,
+        "b_q": b_q,
+        "b_k": b_k,
+        "b_v": b_v,
+        "w_o": mha.out_proj.weight.T,
+        "b_o": mha.out_proj.bias,
+    }
 
 
 def torch_pixel_attention(mha: nn.MultiheadAttention, x: torch.Tensor) -> torch.Tensor:

@@ -60,7 +60,7 @@ class ShortcutA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Subsample, then pad channels with zeros (identity when nothing changes)."""
         if self.stride > 1:
-            x = x[:, :, ::self.stride, ::self.stride]
+            x = x[:, :, :: self.stride, :: self.stride]
         if self.c_out > self.c_in:
             x = F.pad(x, (0, 0, 0, 0, 0, self.c_out - self.c_in))
         return x

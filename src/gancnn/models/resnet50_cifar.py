@@ -30,8 +30,9 @@ class BottleneckBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(out_channels))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """ReLU(z3 + x') with z1..z3 the bottleneck and x' the (possibly projected) input."""
@@ -68,8 +69,11 @@ class ResNet50Cifar(nn.Module):
     def stages(self) -> list[tuple[str, nn.Module]]:
         """The named stages in execution order (for shape walks)."""
         stem = nn.Sequential(self.conv1, self.bn1, self.relu)
-        return ([("stem z", stem)] + [(f"stack z{i}", getattr(self, f"layer{i}")) for i in range(1, self.n_stacks + 1)]
-                + [("avgpool y", self.avgpool)])
+        return (
+            [("stem z", stem)]
+            + [(f"stack z{i}", getattr(self, f"layer{i}")) for i in range(1, self.n_stacks + 1)]
+            + [("avgpool y", self.avgpool)]
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the 2048-dimensional representation of each image."""

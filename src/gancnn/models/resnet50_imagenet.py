@@ -18,8 +18,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 WEIGHT_CHOICES = ("auto", "imagenet", "random")
 
 
-def load_resnet50(weights: str = "auto", enum: ResNet50_Weights = ResNet50_Weights.IMAGENET1K_V1
-                  ) -> tuple[nn.Module, str]:
+def load_resnet50(
+    weights: str = "auto", enum: ResNet50_Weights = ResNet50_Weights.IMAGENET1K_V1
+) -> tuple[nn.Module, str]:
     """Return (ResNet-50 in eval mode, description of its weights); 'auto' falls back to random weights."""
     if weights not in WEIGHT_CHOICES:
         raise ValueError(f"weights must be one of {WEIGHT_CHOICES}, got {weights!r}")

@@ -19,8 +19,11 @@ from gancnn.models.selfattention import SelfAttention2d
 
 def _up(c_in: int, c_out: int) -> list[nn.Module]:
     """A spectrally normalised transposed convolution doubling the resolution, batch norm, leaky ReLU."""
-    return [spectral_norm(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)), nn.BatchNorm2d(c_out),
-            nn.LeakyReLU(0.2)]
+    return [
+        spectral_norm(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)),
+        nn.BatchNorm2d(c_out),
+        nn.LeakyReLU(0.2),
+    ]
 
 
 def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -33,20 +36,24 @@ def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
 
 
 class SAGANGenerator(nn.Module):
-    """Map noise (B, nz) and labels (B,) to images (B, 3, 32, 32); `forward(..., return_attention=True)` adds the map."""
+    """Map noise (B, nz) and labels (B,) to images (B, 3, 32, 32); `forward(..., return_attention=True)` adds maps."""
 
     def __init__(self, nz: int = 100, n_classes: int = 10, ngf: int = 64, channels: int = 3) -> None:
         """Build dense -> 4x4 -> 8x8 -> 16x16 -> attention -> 32x32, all weights spectrally normalised."""
         super().__init__()
         self.nz, self.n_classes, self.ngf = nz, n_classes, ngf
-        self.dense = nn.Sequential(spectral_norm(nn.Linear(nz + n_classes, 4 * 4 * 4 * ngf, bias=False)),
-                                   nn.BatchNorm1d(4 * 4 * 4 * ngf), nn.LeakyReLU(0.2))
+        self.dense = nn.Sequential(
+            spectral_norm(nn.Linear(nz + n_classes, 4 * 4 * 4 * ngf, bias=False)),
+            nn.BatchNorm1d(4 * 4 * 4 * ngf),
+            nn.LeakyReLU(0.2),
+        )
         self.up = nn.Sequential(*_up(4 * ngf, 2 * ngf), *_up(2 * ngf, ngf))
         self.attention = SelfAttention2d(ngf, spectral=True)
         self.out = nn.Sequential(spectral_norm(nn.ConvTranspose2d(ngf, channels, 4, 2, 1)), nn.Tanh())
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor, return_attention: bool = False
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, z: torch.Tensor, labels: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Return images (and the (B, 256, 256) attention map of the 16x16 layer when asked)."""
         if z.dim() != 2 or z.shape[1] != self.nz or labels.shape != (z.shape[0],):
             raise ValueError(f"expected z (B, {self.nz}) and labels (B,), got {tuple(z.shape)}, {tuple(labels.shape)}")
@@ -64,16 +71,23 @@ class SAGANDiscriminator(nn.Module):
         super().__init__()
         self.n_classes = n_classes
         self.down = nn.Sequential(
-            spectral_norm(nn.Conv2d(channels, ndf, 4, 2, 1)), nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(ndf, 2 * ndf, 4, 2, 1)), nn.LeakyReLU(0.2))
+            spectral_norm(nn.Conv2d(channels, ndf, 4, 2, 1)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(ndf, 2 * ndf, 4, 2, 1)),
+            nn.LeakyReLU(0.2),
+        )
         self.attention = SelfAttention2d(2 * ndf, spectral=True)
         self.tail = nn.Sequential(
-            spectral_norm(nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1)), nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(4 * ndf, 8 * ndf, 3, 1, 1)), nn.LeakyReLU(0.2))
+            spectral_norm(nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(4 * ndf, 8 * ndf, 3, 1, 1)),
+            nn.LeakyReLU(0.2),
+        )
         self.head = spectral_norm(nn.Linear(8 * ndf * 4 * 4 + n_classes, 1))
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, return_attention: bool = False
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Return scores of shape (B,) (and the (B, 64, 64) attention map of the 8x8 layer when asked)."""
         h, beta = self.attention(self.down(x), return_attention=True)
         h = self.tail(h).flatten(1)

@@ -47,21 +47,22 @@ class SelfAttention2d(nn.Module):
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
         """Return the attention map beta in R^{B x N x P}; each row (a query position) sums to 1."""
-        theta = self.theta(x).flatten(2)                      # (B, C/r, N)
-        phi, _ = self._keys_values(x)                         # (B, C/r, P)
+        theta = self.theta(x).flatten(2)  # (B, C/r, N)
+        phi, _ = self._keys_values(x)  # (B, C/r, P)
         return self.softmax(theta.transpose(1, 2) @ phi)
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Return x + gamma * o(attended values), and the (B, N, P) attention map if return_attention."""
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"expected (B, {self.channels}, H, W), got {tuple(x.shape)}")
         b, _, h, w = x.shape
         if self.pool and (h % 2 or w % 2):
             raise ValueError(f"pool=True needs even height and width, got {h}x{w}")
-        theta = self.theta(x).flatten(2)                      # (B, C/r, N)
-        phi, g = self._keys_values(x)                         # (B, C/r, P), (B, C/2, P)
-        beta = self.softmax(theta.transpose(1, 2) @ phi)      # (B, N, P)
+        theta = self.theta(x).flatten(2)  # (B, C/r, N)
+        phi, g = self._keys_values(x)  # (B, C/r, P), (B, C/2, P)
+        beta = self.softmax(theta.transpose(1, 2) @ phi)  # (B, N, P)
         attended = (g @ beta.transpose(1, 2)).view(b, self.value_channels, h, w)
         out = x + self.gamma * self.o(attended)
         return (out, beta) if return_attention else out

@@ -14,7 +14,7 @@ from torch import nn
 
 from gancnn.models.mhsa import PixelSelfAttention
 
-CHANNELS = (64, 128, 256, 1024)   # channels at resolutions 32, 16, 8, 4
+CHANNELS = (64, 128, 256, 1024)  # channels at resolutions 32, 16, 8, 4
 ATTENTION = (False, False, True, True)
 CONTEXT_DIM = 256
 GROUPS = 32
@@ -23,8 +23,9 @@ GROUPS = 32
 class ResBlockU(nn.Module):
     """ResBlock^U: GroupNorm-swish-conv, add the projected context, GroupNorm-swish-dropout-conv, plus shortcut."""
 
-    def __init__(self, in_channels: int, out_channels: int, context_dim: int = CONTEXT_DIM,
-                 dropout: float = 0.1) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, context_dim: int = CONTEXT_DIM, dropout: float = 0.1
+    ) -> None:
         """Build a block mapping in_channels to out_channels."""
         super().__init__()
         self.norm1 = nn.GroupNorm(GROUPS, in_channels)
@@ -74,8 +75,9 @@ class Step(nn.Module):
 class UNet(nn.Module):
     """(N, 3, 32, 32), (N, 256) -> (N, 3, 32, 32)."""
 
-    def __init__(self, channels: tuple[int, ...] = CHANNELS, attention: tuple[bool, ...] = ATTENTION,
-                 blocks: int = 2) -> None:
+    def __init__(
+        self, channels: tuple[int, ...] = CHANNELS, attention: tuple[bool, ...] = ATTENTION, blocks: int = 2
+    ) -> None:
         """Build descent, middle and ascent for len(channels) resolutions with `blocks` blocks each."""
         super().__init__()
         self.blocks = blocks

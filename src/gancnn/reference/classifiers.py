@@ -26,17 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancnn import data
-from gancnn.adjoint.training import (
-    MODEL_NAMES,
-    SOURCE_SCHEDULES,
-    build_model,
-    count_parameters,
-    normalize,
-    split_indices,
-)
+from gancnn.adjoint.training import MODEL_NAMES, SOURCE_SCHEDULES, build_model, normalize, split_indices
 from gancnn.book import cache
 from gancnn.book.paths import runs_dir
 from gancnn.book.seed import seed_everything
+from gancnn.models import count_parameters
 from gancnn.train import StepSampler, run_loop
 
 PROFILE = "reference"
@@ -143,15 +137,16 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, device: torch.device | str = "cpu",
-             batch_size: int = 1000) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, device: torch.device | str = "cpu", batch_size: int = 1000
+) -> tuple[float, float]:
     """(top-1 accuracy %, mean cross-entropy) in eval mode and fp32."""
     was_training = model.training
     model.eval()
     correct, loss = 0, 0.0
     for i in range(0, len(y), batch_size):
-        xb = normalize(x_uint8[i:i + batch_size]).to(device)
-        yb = y[i:i + batch_size].to(device)
+        xb = normalize(x_uint8[i : i + batch_size]).to(device)
+        yb = y[i : i + batch_size].to(device)
         logits = model(xb).float()
         correct += int((logits.argmax(1) == yb).sum())
         loss += float(F.cross_entropy(logits, yb, reduction="sum"))
@@ -174,8 +169,13 @@ def checkpoint_path(cfg: ReferenceConfig) -> Any:
     return runs_dir() / "checkpoints" / f"reference-{cfg.name}-{cache.config_key(asdict(cfg))}.pt"
 
 
-def train(cfg: ReferenceConfig, device: str = "cpu", progress: bool = True, checkpoint_every: int = 100,
-          max_steps: int | None = None) -> dict[str, Any]:
+def train(
+    cfg: ReferenceConfig,
+    device: str = "cpu",
+    progress: bool = True,
+    checkpoint_every: int = 100,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
     """Train per `cfg` (resuming from its checkpoint); return fp32 weights, per-epoch curves and test accuracy.
 
     `max_steps` stops early (for tests of kill and resume); the result is then marked incomplete.
@@ -193,8 +193,15 @@ def train(cfg: ReferenceConfig, device: str = "cpu", progress: bool = True, chec
     sampler = StepSampler(cfg.n_train, cfg.batch_size, seed=cfg.seed)
     steps_per_epoch = sampler.steps_per_epoch
     n_steps = steps_per_epoch * cfg.epochs
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr_max, total_steps=n_steps, pct_start=cfg.pct_start,
-                                                anneal_strategy="cos", div_factor=25.0, final_div_factor=1e3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=cfg.lr_max,
+        total_steps=n_steps,
+        pct_start=cfg.pct_start,
+        anneal_strategy="cos",
+        div_factor=25.0,
+        final_div_factor=1e3,
+    )
     epoch_clock = {"start": time.perf_counter()}
 
     def step(i: int) -> dict[str, float]:
@@ -223,28 +230,55 @@ def train(cfg: ReferenceConfig, device: str = "cpu", progress: bool = True, chec
 
     start = time.perf_counter()
     stop = n_steps if max_steps is None else min(n_steps, max_steps)
-    history = run_loop(step, stop, {"model": model, "opt": opt, "sched": sched}, checkpoint=checkpoint_path(cfg),
-                       every=checkpoint_every, desc=f"reference {cfg.name}", progress=progress)
+    history = run_loop(
+        step,
+        stop,
+        {"model": model, "opt": opt, "sched": sched},
+        checkpoint=checkpoint_path(cfg),
+        every=checkpoint_every,
+        desc=f"reference {cfg.name}",
+        progress=progress,
+    )
     curves = epoch_curves(history, steps_per_epoch)
     x_te, y_te, _ = cached_images(cfg.dataset, "test")
     model = model.to(memory_format=torch.contiguous_format)
     test_acc, test_loss = evaluate(model, x_te, y_te, dev)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() if v.is_floating_point() else v.detach().cpu()
-             for k, v in model.state_dict().items()}
-    return {"state_dict": state, "curves": curves, "test_acc": test_acc, "test_loss": test_loss,
-            "n_test": len(y_te), "val_acc": curves["val_acc"][-1] if curves["val_acc"] else float("nan"),
-            "n_parameters": count_parameters(model), "n_steps": stop, "complete": stop == n_steps,
-            "steps_per_epoch": steps_per_epoch, "train_seconds_this_process": time.perf_counter() - start,
-            "train_seconds_total": float(sum(curves["epoch_seconds"])), "device": str(dev),
-            "data_copy": copy.copy, "source_test_acc": source_accuracy(cfg.name, cfg.dataset)}
+    state = {
+        k: v.detach().to("cpu", torch.float32).contiguous() if v.is_floating_point() else v.detach().cpu()
+        for k, v in model.state_dict().items()
+    }
+    return {
+        "state_dict": state,
+        "curves": curves,
+        "test_acc": test_acc,
+        "test_loss": test_loss,
+        "n_test": len(y_te),
+        "val_acc": curves["val_acc"][-1] if curves["val_acc"] else float("nan"),
+        "n_parameters": count_parameters(model),
+        "n_steps": stop,
+        "complete": stop == n_steps,
+        "steps_per_epoch": steps_per_epoch,
+        "train_seconds_this_process": time.perf_counter() - start,
+        "train_seconds_total": float(sum(curves["epoch_seconds"])),
+        "device": str(dev),
+        "data_copy": copy.copy,
+        "source_test_acc": source_accuracy(cfg.name, cfg.dataset),
+    }
 
 
 def epoch_curves(history: list[dict[str, float]], steps_per_epoch: int) -> dict[str, list[float]]:
     """Per-epoch means of the step metrics and the end-of-epoch validation numbers."""
-    curves: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "lr_end": [], "val_acc": [],
-                                      "val_loss": [], "epoch_seconds": []}
+    curves: dict[str, list[float]] = {
+        "epoch": [],
+        "train_loss": [],
+        "train_acc": [],
+        "lr_end": [],
+        "val_acc": [],
+        "val_loss": [],
+        "epoch_seconds": [],
+    }
     for e in range(len(history) // steps_per_epoch):
-        rows = history[e * steps_per_epoch:(e + 1) * steps_per_epoch]
+        rows = history[e * steps_per_epoch : (e + 1) * steps_per_epoch]
         curves["epoch"].append(e + 1)
         curves["train_loss"].append(float(np.mean([r["loss"] for r in rows])))
         curves["train_acc"].append(100.0 * float(np.mean([r["train_correct"] for r in rows])))
@@ -281,8 +315,9 @@ def ensure(name: str, device: str = "cpu", progress: bool = True, cfg: Reference
     cfg = cfg or REFERENCE_CONFIGS[name]
     config = cache_config(cfg)
     copy = data.load(cfg.dataset, "train", transform="pil").data_copy
-    record = cache.cached(PROFILE, f"classifier-{name}", config, lambda: train(cfg, device, progress),
-                          device=device, data_copy=copy)
+    record = cache.cached(
+        PROFILE, f"classifier-{name}", config, lambda: train(cfg, device, progress), device=device, data_copy=copy
+    )
     return record
 
 
@@ -291,8 +326,15 @@ def with_epochs(cfg: ReferenceConfig, epochs: int) -> ReferenceConfig:
     return replace(cfg, epochs=epochs)
 
 
-def training_throughput(name: str, precision: str, channels_last: bool, steps: int = 12, batch_size: int = 128,
-                        warmup: int = 3, device: str = "cpu") -> float:
+def training_throughput(
+    name: str,
+    precision: str,
+    channels_last: bool,
+    steps: int = 12,
+    batch_size: int = 128,
+    warmup: int = 3,
+    device: str = "cpu",
+) -> float:
     """Training images per second of one network on random uint8 batches (after `warmup` untimed steps)."""
     dev = torch.device(device)
     cfg = ReferenceConfig(name, batch_size=batch_size, precision=precision, channels_last=channels_last)
@@ -332,9 +374,14 @@ class QuickFallback:
     n_test: int
 
 
-def chapter_model(name: str, profile: str, seed: int = 0, dataset: str = "cifar10",
-                  fallback: QuickFallback | None = None,
-                  reference: ReferenceConfig | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def chapter_model(
+    name: str,
+    profile: str,
+    seed: int = 0,
+    dataset: str = "cifar10",
+    fallback: QuickFallback | None = None,
+    reference: ReferenceConfig | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
     """The network a chapter analyses: full -> source schedule; quick -> reference weights, else a short run.
 
     The record always carries `origin` ("full", "reference" or "quick-fallback"), `test_acc`,
@@ -354,9 +401,17 @@ def chapter_model(name: str, profile: str, seed: int = 0, dataset: str = "cifar1
         else:
             if fallback is None:
                 raise FileNotFoundError(f"no reference weights for {name} on {dataset}; run `make reference`")
-            model, record = ct.trained_model(name, "quick", n_train=fallback.n_train, epochs=fallback.epochs,
-                                             lr=fallback.lr, n_val=fallback.n_val, n_test=fallback.n_test,
-                                             seed=seed, dataset=dataset)
+            model, record = ct.trained_model(
+                name,
+                "quick",
+                n_train=fallback.n_train,
+                epochs=fallback.epochs,
+                lr=fallback.lr,
+                n_val=fallback.n_val,
+                n_test=fallback.n_test,
+                seed=seed,
+                dataset=dataset,
+            )
             record.update(origin="quick-fallback", n_test_images=fallback.n_test)
     record["source_test_acc"] = source_accuracy(name, dataset)
     return model, record
@@ -367,9 +422,11 @@ def describe_origin(records: dict[Any, dict[str, Any]]) -> str | None:
     fallback = [str(k) for k, r in records.items() if r["origin"] == "quick-fallback"]
     if not fallback:
         return None
-    return (f"No stored reference weights for {', '.join(fallback)}: these networks were trained here for a "
-            "few dozen steps and are near chance, so the statements below about trained networks do not "
-            "apply to them. Run `make reference` to train and store the reference networks.")
+    return (
+        f"No stored reference weights for {', '.join(fallback)}: these networks were trained here for a "
+        "few dozen steps and are near chance, so the statements below about trained networks do not "
+        "apply to them. Run `make reference` to train and store the reference networks."
+    )
 
 
 def accuracy_table(models: dict[str, nn.Module], records: dict[str, dict[str, Any]]) -> Any:
@@ -380,14 +437,27 @@ def accuracy_table(models: dict[str, nn.Module], records: dict[str, dict[str, An
     for name, model in models.items():
         rec = records[name]
         conf = rec["_provenance"]["config"]
-        schedule = (f"{conf['epochs']} epochs, {conf['optimizer']}, one-cycle" if rec["origin"] == "reference"
-                    else f"{rec['n_steps']} steps" if rec["origin"] == "quick-fallback" else "source schedule")
-        rows.append({"network": name, "weights": rec["origin"], "parameters": count_parameters(model),
-                     "schedule": schedule, "test images": rec["n_test_images"],
-                     "test accuracy %": round(float(rec["test_acc"]), 2),
-                     "source % (quoted)": rec["source_test_acc"],
-                     "verdict": verdict(float(rec["test_acc"]), rec["source_test_acc"])
-                     if rec["origin"] != "quick-fallback" else "not comparable (fallback)"})
+        schedule = (
+            f"{conf['epochs']} epochs, {conf['optimizer']}, one-cycle"
+            if rec["origin"] == "reference"
+            else f"{rec['n_steps']} steps"
+            if rec["origin"] == "quick-fallback"
+            else "source schedule"
+        )
+        rows.append(
+            {
+                "network": name,
+                "weights": rec["origin"],
+                "parameters": count_parameters(model),
+                "schedule": schedule,
+                "test images": rec["n_test_images"],
+                "test accuracy %": round(float(rec["test_acc"]), 2),
+                "source % (quoted)": rec["source_test_acc"],
+                "verdict": verdict(float(rec["test_acc"]), rec["source_test_acc"])
+                if rec["origin"] != "quick-fallback"
+                else "not comparable (fallback)",
+            }
+        )
     return pd.DataFrame(rows).set_index("network")
 
 
@@ -419,16 +489,27 @@ def reference_summary() -> Any:
     rows = []
     for name, cfg in REFERENCE_CONFIGS.items():
         rec = stored(name, cfg)
-        row: dict[str, Any] = {"network": name, "epochs": cfg.epochs, "optimizer": cfg.optimizer,
-                               "peak lr": cfg.lr_max, "source % (quoted)": source_accuracy(name, cfg.dataset)}
+        row: dict[str, Any] = {
+            "network": name,
+            "epochs": cfg.epochs,
+            "optimizer": cfg.optimizer,
+            "peak lr": cfg.lr_max,
+            "source % (quoted)": source_accuracy(name, cfg.dataset),
+        }
         if rec is None:
             row.update({"stored": "no (run make reference)"})
         else:
             prov = rec["_provenance"]
-            row.update({"stored": prov["date"][:10], "device": prov["device"], "data": rec["data_copy"],
-                        "test accuracy %": round(float(rec["test_acc"]), 2),
-                        "verdict": verdict(float(rec["test_acc"]), source_accuracy(name, cfg.dataset)),
-                        "training time (min)": round(float(rec["train_seconds_total"]) / 60, 1),
-                        "parameters": rec["n_parameters"]})
+            row.update(
+                {
+                    "stored": prov["date"][:10],
+                    "device": prov["device"],
+                    "data": rec["data_copy"],
+                    "test accuracy %": round(float(rec["test_acc"]), 2),
+                    "verdict": verdict(float(rec["test_acc"]), source_accuracy(name, cfg.dataset)),
+                    "training time (min)": round(float(rec["train_seconds_total"]) / 60, 1),
+                    "parameters": rec["n_parameters"],
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows).set_index("network")

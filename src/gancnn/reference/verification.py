@@ -34,8 +34,14 @@ def experiment(name: str) -> str:
 
 def verification_config(record: dict[str, Any], n_images: int) -> dict[str, Any]:
     """Cache key of a stored verification: which weights, how many images, tolerance, precision, data copy."""
-    return {"model": record["_provenance"]["key"], "n": n_images, "tol": TOL, "dtype": "torch.float32",
-            "batch": BATCH, "copy": record["data_copy"]}
+    return {
+        "model": record["_provenance"]["key"],
+        "n": n_images,
+        "tol": TOL,
+        "dtype": "torch.float32",
+        "batch": BATCH,
+        "copy": record["data_copy"],
+    }
 
 
 def analysable(model: torch.nn.Module, name: str) -> torch.nn.Module:
@@ -57,8 +63,9 @@ def run(name: str, n_images: int = 10_000) -> dict[str, Any] | None:
         abm = adjoint.AdjointBackMap(analysable(model, name), version=version_of(name))
         return adjoint.verify_batches(abm, torch.split(x, BATCH), tol=TOL)
 
-    return cache.cached(classifiers.PROFILE, experiment(name), verification_config(record, len(x)), compute,
-                        data_copy=copy)
+    return cache.cached(
+        classifiers.PROFILE, experiment(name), verification_config(record, len(x)), compute, data_copy=copy
+    )
 
 
 def stored(name: str, n_images: int = 10_000) -> dict[str, Any] | None:
