@@ -1,21 +1,19 @@
-"""gancnn: the small library behind the book "GANs and CNNs from the inside"."""
+"""gancnn: the small library behind the book "GANs and CNNs from the inside".
 
-import os as _os
-import sys as _sys
+Layout (imports only point down this list):
+
+* `gancnn.book`: plumbing shared by every chapter (paths, parameters and the chapter start-up, seeding, the
+  result cache, plots and display helpers, the papermill runner, build timings).
+* `gancnn.data`, `gancnn.train`: the data sets with their provenance, and the resumable training loop.
+* `gancnn.models`: the networks, as plain modules (and the one parameter count).
+* Topic packages, one per part of the book: `conv` (convolution arithmetic), `gan` (GAN maths, training,
+  FID), `adjoint` (AdjointBackMap and the analyses built on it), `gmm` (Gaussian-mixture comparisons),
+  `coursework` (optimisation and colourisation exercises).
+* `gancnn.reference`: the reference tier, networks trained once and stored under `artifacts/reference/`.
+
+The cut follows the book rather than the kind of code, so a formula read in a chapter is one package away;
+`models` stays a layer of its own because the GAN, adjoint and coursework chapters share architectures.
+Importing gancnn has no side effects; a chapter's kernel is prepared by `gancnn.book.startup.start_chapter`.
+"""
 
 __version__ = "0.1.0"
-
-
-def _inline_figures_in_kernels() -> None:
-    """Inside a Jupyter kernel, draw figures inline even when MPLBACKEND=Agg leaked from the shell."""
-    if "ipykernel" not in _sys.modules or _os.environ.get("MPLBACKEND", "").lower() != "agg":
-        return
-    _os.environ.pop("MPLBACKEND")
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    if shell is not None:
-        shell.run_line_magic("matplotlib", "inline")
-
-
-_inline_figures_in_kernels()
