@@ -276,6 +276,16 @@ class _GenState:
         self.gen.set_state(state["state"])
 
 
+def cache_config(cfg: TrainConfig) -> dict[str, Any]:
+    """The cache key of a trained classifier: its configuration plus the data copy it was trained on."""
+    return {**asdict(cfg), "copy": data.load(cfg.dataset, "train", transform="pil").data_copy.copy}
+
+
+def stored_full(name: str, dataset: str = "cifar10", seed: int = 0) -> dict[str, Any] | None:
+    """The stored full-profile (source-schedule) record of a classifier, or None when it was never trained."""
+    return cache.load("full", f"classifier-{name}", cache_config(source_config(name, dataset, seed=seed)))
+
+
 def trained_model(name: str, profile: str, cfg: TrainConfig | None = None, **quick: Any) -> tuple[nn.Module, dict]:
     """Return (model in eval mode, result record) from the cache, training it first when absent.
 
@@ -286,8 +296,7 @@ def trained_model(name: str, profile: str, cfg: TrainConfig | None = None, **qui
     if cfg.name != name:
         cfg = replace(cfg, name=name)
     copy_info = data.load(cfg.dataset, "train", transform="pil").data_copy
-    config = {**asdict(cfg), "copy": copy_info.copy}
-    record = cache.cached(profile, f"classifier-{name}", config, lambda: train(cfg), data_copy=copy_info)
+    record = cache.cached(profile, f"classifier-{name}", cache_config(cfg), lambda: train(cfg), data_copy=copy_info)
     model = build_model(name, 100 if cfg.dataset == "cifar100" else 10)
     model.load_state_dict(record["state_dict"])
     return model.eval(), record

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,10 @@ from sklearn.cluster import KMeans
 from torch import nn
 
 from gancnn import data
+from gancnn.book import cache
+from gancnn.book.paths import runs_dir
+from gancnn.book.seed import seed_everything
+from gancnn.models import colorization_nets
 from gancnn.train import StepSampler, run_loop
 
 
@@ -208,3 +213,60 @@ def chance_levels(cd: ColourData) -> dict[str, Any]:
         "entropy_nats": float(-(p[p > 0] * p[p > 0].log()).sum()),
         "uniform_loss": math.log(len(cd.centres)),
     }
+
+
+RUN_KEYS = (
+    "seed",
+    "colour_class",
+    "n_train",
+    "n_val",
+    "n_clusters",
+    "kmeans_pixels",
+    "epochs",
+    "batch_size",
+    "colour_lr",
+    "kernel",
+    "num_filters",
+)
+
+
+def run_config(arch: str, p: Mapping[str, Any], data_copy: str) -> dict[str, Any]:
+    """The configuration that identifies one colourisation run (its cache and checkpoint key)."""
+    return {"architecture": arch, **{k: p[k] for k in RUN_KEYS}, "copy": data_copy}
+
+
+def build_network(arch: str, p: Mapping[str, Any]) -> nn.Module:
+    """A fresh network of one architecture with the run's kernel, width and palette size."""
+    return colorization_nets.build(arch, kernel=p["kernel"], num_filters=p["num_filters"], num_colours=p["n_clusters"])
+
+
+def train_run(arch: str, p: Mapping[str, Any], cd: ColourData, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Train one network from the seed (resumable); return its per-epoch curves and final weights."""
+    seed_everything(p["seed"])
+    model = build_network(arch, p)
+    key = cache.config_key(run_config(arch, p, cd.data_copy.copy))
+    records = train(
+        model,
+        cd,
+        p["epochs"],
+        p["batch_size"],
+        p["colour_lr"],
+        p["seed"],
+        checkpoint=runs_dir() / "checkpoints" / f"colourization-{key}.pt",
+        device=device,
+        desc=arch,
+    )
+    return {
+        "epoch": [r["epoch"] for r in records],
+        "train_loss": [r["train_loss"] for r in records],
+        "val_loss": [r["val_loss"] for r in records],
+        "val_acc": [r["val_acc"] for r in records],
+        "state": {k: v.cpu() for k, v in model.state_dict().items()},
+    }
+
+
+def trained_network(arch: str, p: Mapping[str, Any], result: Mapping[str, Any]) -> nn.Module:
+    """Rebuild a trained network from a stored run."""
+    model = build_network(arch, p)
+    model.load_state_dict(result["state"])
+    return model.eval()

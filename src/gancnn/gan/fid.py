@@ -11,8 +11,10 @@ resized to 299x299 with its 'nv_bilinear_float' resampler, passed explicitly (it
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -128,3 +130,56 @@ class InceptionFeatures:
                 bar.update(len(batch))
             bar.close()
         return np.concatenate(out).astype(np.float64)
+
+
+def train_vs_test_config(n: int, chunk: int, seed: int, data_copy: str) -> dict[str, Any]:
+    """Cache key of the real-vs-real FID experiment (shared by the chapter and scripts/fid_validation.py)."""
+    return {"n": n, "chunk": chunk, "seed": seed, "copy": data_copy, "resize": RESIZE_HW, "resample": RESAMPLE_MODE}
+
+
+def subsample_sizes(n: int) -> list[int]:
+    """Set sizes of the sub-sample curve FID(n'): n/8, n/4, n/2 and n (at least 8 images each)."""
+    return sorted({max(n // k, 8) for k in (8, 4, 2, 1)})
+
+
+def train_vs_test(
+    inception: InceptionFeatures,
+    train_set: Any,
+    test_set: Any,
+    n: int,
+    chunk: int,
+    seed: int,
+    batch_size: int = 50,
+    test_features: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """FID between n training and n test images: one set, mean over chunks, and at sub-sample sizes; throughput."""
+    from gancnn import data
+
+    start, n_images = time.perf_counter(), n
+    if test_features is None:
+        test_features = inception(
+            data.to_tensors(test_set, data.select(test_set, limit=n, seed=seed))[0], batch_size, desc="test features"
+        )
+        n_images += n
+    train_features = inception(
+        data.to_tensors(train_set, data.select(train_set, limit=n, seed=seed + 1))[0], batch_size, desc="train features"
+    )
+    rate = n_images / (time.perf_counter() - start)
+    sizes = subsample_sizes(n)
+    sub = [
+        np.mean(
+            [fid_from_features(train_features[s : s + k], test_features[s : s + k]) for s in range(0, n - k + 1, k)]
+        )
+        for k in sizes
+    ]
+    chunk_mean, chunks = chunked_fid(train_features, test_features, chunk)
+    return {
+        "n": n,
+        "fid": fid_from_features(train_features, test_features),
+        "chunk": chunk,
+        "chunk_mean": chunk_mean,
+        "chunks": chunks,
+        "sizes": np.array(sizes),
+        "sub_fid": np.array(sub),
+        "images_per_s": rate,
+    }
