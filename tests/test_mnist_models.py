@@ -49,3 +49,20 @@ def test_class_pools_picks_most_frequent_classes():
         counts = cnn(x).argmax(1).bincount(minlength=10)
     assert classes == sorted(counts.argsort(descending=True)[:2].tolist())
     assert len(feats) == 2 and all(f.shape == (3, 9216) for f in feats)
+
+
+def test_mnist_gan_replayed_checkpoint_keeps_every_snapshot(tmp_artifacts, offline_data) -> None:
+    """A deleted result recomputed from the finished checkpoint has all its snapshots (they live in the checkpoint)."""
+    import shutil
+
+    import torch
+
+    from gancnn.book.paths import artifacts_dir
+    from gancnn.gan.mnist import train_gan
+
+    _, first = train_gan("quick", 0, n_train=128, epochs=2, batch_size=32, n_snapshots=4)
+    assert first["snapshot_steps"] == [2, 4, 6, 8] and first["snapshots"].dtype == torch.uint8
+    shutil.rmtree(artifacts_dir() / "quick" / "mnist-gan")
+    _, again = train_gan("quick", 0, n_train=128, epochs=2, batch_size=32, n_snapshots=4)
+    assert again["snapshot_steps"] == first["snapshot_steps"]
+    assert torch.equal(again["snapshots"], first["snapshots"])

@@ -1,4 +1,4 @@
-"""Training the MNIST GAN and the MNIST CNN (shared loop with checkpoints, results in the artifact cache).
+"""Training the MNIST GAN (with the book's `GANTrainer`) and the MNIST CNN, resumable, results in the artifact cache.
 
 Both models see images scaled to [-1, 1] (the GAN's Tanh range), so CNN features of real and of
 generated digits are computed on the same scale.
@@ -15,6 +15,8 @@ from torch.nn import functional as F
 from gancnn import data
 from gancnn.book import cache
 from gancnn.book.paths import runs_dir
+from gancnn.book.seed import seed_everything
+from gancnn.gan import training as gan
 from gancnn.models.mnist_cnn import MnistCNN
 from gancnn.models.mnist_gan import Discriminator, Generator
 from gancnn.train import StepSampler, run_loop
@@ -79,61 +81,31 @@ def train_cnn(
 
 
 def _gan_compute(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Train the GAN (non-saturating loss, Adam) on MNIST; keep sample grids at a few steps."""
-    torch.manual_seed(cfg["seed"])
-    x, _, _ = mnist_tensors("train")
-    x = x[: cfg["n_train"]]
+    """Train the GAN with the book's GANTrainer (non-saturating loss, Adam); keep fixed-noise grids over training."""
+    seed_everything(cfg["seed"])
+    ds = data.load("mnist", "train")
+    x, y = data.to_tensors(ds, np.arange(cfg["n_train"]))
     gen, disc = Generator(), Discriminator()
-    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))
-    sampler = StepSampler(len(x), cfg["batch_size"], seed=cfg["seed"])
-    n_steps = cfg["epochs"] * sampler.steps_per_epoch
-    fixed_z = torch.randn(cfg["n_grid"], gen.noise_dim, generator=torch.Generator().manual_seed(cfg["seed"]))
-    snap_steps = sorted({int(s) for s in np.linspace(0, n_steps, cfg["n_snapshots"]).round()})
-    snaps: dict[int, torch.Tensor] = {}
-
-    def snapshot(done: int) -> None:
-        """Keep the fixed-noise samples at this step."""
-        gen.eval()
-        with torch.no_grad():
-            snaps[done] = gen(fixed_z)
-        gen.train()
-
-    def step(i: int) -> dict[str, float]:
-        """One discriminator and one generator update."""
-        if i in snap_steps:
-            snapshot(i)
-        real = x[torch.as_tensor(sampler.indices(i))]
-        z = torch.randn(len(real), gen.noise_dim)
-        fake = gen(z)
-        ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
-        d_loss = F.binary_cross_entropy_with_logits(disc(real), ones) + F.binary_cross_entropy_with_logits(
-            disc(fake.detach()), zeros
-        )
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        g_loss = F.binary_cross_entropy_with_logits(disc(fake), ones)
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
-        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
-
-    ckpt = runs_dir() / "checkpoints" / f"mnist-gan-{cache.config_key(cfg)}.pt"
-    history = run_loop(
-        step,
-        n_steps,
-        {"gen": gen, "disc": disc, "opt_g": opt_g, "opt_d": opt_d},
-        checkpoint=ckpt,
-        every=500,
-        desc="MNIST GAN",
+    setup = gan.GANSetup(
+        loss="nonsaturating",
+        nz=gen.noise_dim,
+        n_classes=0,
+        batch_size=cfg["batch_size"],
+        lr_g=cfg["lr"],
+        lr_d=cfg["lr"],
+        beta1=0.5,
+        beta2=0.999,
     )
-    snapshot(n_steps)
-    steps = sorted(snaps)
+    trainer = gan.GANTrainer(gen, disc, x, y, setup, seed=cfg["seed"])
+    n_steps = cfg["epochs"] * trainer.sampler.steps_per_epoch
+    snapshot_every = max(-(-n_steps // cfg["n_snapshots"]), 1)
+    ckpt = runs_dir() / "checkpoints" / f"mnist-gan-{cache.config_key(cfg)}.pt"
+    history = trainer.train(n_steps, checkpoint=ckpt, every=500, snapshot_every=snapshot_every, desc="MNIST GAN")
+    steps = sorted(trainer.snapshots.images)
     return {
         "gen": gen.state_dict(),
         "disc": disc.state_dict(),
-        "snapshots": torch.stack([snaps[s] for s in steps]),
+        "snapshots": torch.stack([trainer.snapshots.images[s][: cfg["n_grid"]] for s in steps]),
         "snapshot_steps": steps,
         "d_loss": np.array([h["d_loss"] for h in history]),
         "g_loss": np.array([h["g_loss"] for h in history]),
