@@ -229,7 +229,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
-        out = {"loss": float(loss), "lr": lr}
+        out = {"loss": float(loss.detach()), "lr": lr}
         last = (i + 1) == n_steps
         if (i + 1) % (steps_per_epoch * cfg.val_every_epochs) == 0 or last:
             out["val_acc"] = accuracy(model, x_va, y_va)

@@ -95,6 +95,13 @@ def verdict(ours: float, source: float) -> str:
     return "reproduced (within 1 point)" if ours >= source - 1.0 else "below the source"
 
 
+def record_verdict(record: dict[str, Any]) -> str:
+    """The verdict of a chapter's network record: against the source, or 'not comparable' for a quick fallback."""
+    if record.get("origin") == "quick-fallback":
+        return "not comparable (quick fallback)"
+    return verdict(float(record["test_acc"]), float(record["source_test_acc"]))
+
+
 def cached_images(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor, data.DataCopy]:
     """All images of a split as uint8 (N, 3, 32, 32) and labels, decoded once into `runs/data-cache/`."""
     ds = data.load(dataset, split, transform="pil")
@@ -221,7 +228,7 @@ def train(
         lr = opt.param_groups[0]["lr"]
         opt.step()
         sched.step()
-        out = {"loss": float(loss), "lr": lr, "train_correct": float((logits.argmax(1) == yb).sum()) / len(yb)}
+        out = {"loss": float(loss.detach()), "lr": lr, "train_correct": float((logits.argmax(1) == yb).sum()) / len(yb)}
         if (i + 1) % steps_per_epoch == 0:
             out["val_acc"], out["val_loss"] = evaluate(model, x_va, y_va, dev)
             out["epoch_seconds"] = time.perf_counter() - epoch_clock["start"]
@@ -453,9 +460,7 @@ def accuracy_table(models: dict[str, nn.Module], records: dict[str, dict[str, An
                 "test images": rec["n_test_images"],
                 "test accuracy %": round(float(rec["test_acc"]), 2),
                 "source % (quoted)": rec["source_test_acc"],
-                "verdict": verdict(float(rec["test_acc"]), rec["source_test_acc"])
-                if rec["origin"] != "quick-fallback"
-                else "not comparable (fallback)",
+                "verdict": record_verdict(rec),
             }
         )
     return pd.DataFrame(rows).set_index("network")
