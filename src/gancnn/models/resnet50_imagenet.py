@@ -18,6 +18,13 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 WEIGHT_CHOICES = ("auto", "imagenet", "random")
 
 
+def _without_home(text: str) -> str:
+    """Replace the user's home folder by ~ (no machine paths in built pages)."""
+    import os
+
+    return text.replace(os.path.expanduser("~"), "~")
+
+
 def load_resnet50(
     weights: str = "auto", enum: ResNet50_Weights = ResNet50_Weights.IMAGENET1K_V1
 ) -> tuple[nn.Module, str]:
@@ -31,7 +38,7 @@ def load_resnet50(
         except Exception as exc:  # offline: URLError, OSError, ...
             if weights == "imagenet":
                 raise RuntimeError(f"ImageNet weights {enum} are neither cached nor downloadable: {exc}") from exc
-            reason = f"{type(exc).__name__}: {str(exc)[:120]}"
+            reason = f"{type(exc).__name__}: {_without_home(str(exc))[:120]}"
     else:
         reason = "random weights were asked for"
     text = f"RANDOM weights (torchvision's initialisation); pretrained not used: {reason}"
