@@ -148,3 +148,21 @@ def test_chapter_model_prefers_stored_reference_weights(tmp_artifacts: Path, mon
     _, rec_fb = classifiers.chapter_model("vgg7-bn", "quick", seed=1, fallback=fb, reference=tiny)
     assert rec_fb["origin"] == "quick-fallback"
     assert "make reference" in classifiers.describe_origin({"vgg7-bn": rec_fb})
+
+
+@pytest.mark.parametrize("name", ["vgg7", "resnet20-fixup"])
+def test_stored_verification_of_a_reference_network(name: str, tmp_artifacts: Path, monkeypatch) -> None:
+    from gancnn.reference import verification
+
+    _fake_cifar(tmp_artifacts / "data")
+    monkeypatch.setenv("GANCNN_DATA", str(tmp_artifacts / "data"))
+    monkeypatch.setenv("GANCNN_DOWNLOAD", "0")
+    tiny = classifiers.ReferenceConfig(name, epochs=1, batch_size=16, n_train=96, n_val=24, lr_max=0.01)
+    assert verification.run(name, cfg=tiny) is None  # nothing stored yet: nothing to verify
+    classifiers.ensure(name, cfg=tiny, progress=False)
+    result = verification.run(name, n_images=30, cfg=tiny)
+    assert result["n_images"] == 30 and verification.version_of(name) == (1 if name == "vgg7" else 2)
+    layer, share = verification.worst_layer(result)
+    assert share >= 99.0, (layer, share)
+    again = verification.stored(name, n_images=30, cfg=tiny)
+    assert again["layers"] == result["layers"]

@@ -49,9 +49,9 @@ def analysable(model: torch.nn.Module, name: str) -> torch.nn.Module:
     return model if version_of(name) == 1 else folding.equivalent_model(model)
 
 
-def run(name: str, n_images: int = 10_000) -> dict[str, Any] | None:
+def run(name: str, n_images: int = 10_000, cfg: classifiers.ReferenceConfig | None = None) -> dict[str, Any] | None:
     """Verify every unit of every layer of a stored network on the first n_images test images (stored)."""
-    found = classifiers.reference_model(name)
+    found = classifiers.reference_model(name, cfg)
     if found is None:
         return None
     model, record = found
@@ -68,9 +68,9 @@ def run(name: str, n_images: int = 10_000) -> dict[str, Any] | None:
     )
 
 
-def stored(name: str, n_images: int = 10_000) -> dict[str, Any] | None:
+def stored(name: str, n_images: int = 10_000, cfg: classifiers.ReferenceConfig | None = None) -> dict[str, Any] | None:
     """The stored all-image verification of a reference network, or None."""
-    found = classifiers.stored(name)
+    found = classifiers.stored(name, cfg)
     if found is None:
         return None
     return cache.load(classifiers.PROFILE, experiment(name), verification_config(found, n_images))
