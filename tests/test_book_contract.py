@@ -91,3 +91,24 @@ def test_config_is_strict_and_mathematical(repo_root: Path) -> None:
 @pytest.mark.parametrize("ignored", [".venv/", "_build/", "runs/", "data/"])
 def test_gitignore(repo_root: Path, ignored: str) -> None:
     assert ignored in (repo_root / ".gitignore").read_text().split()
+
+
+FORBIDDEN_IN_CHAPTERS = {
+    r"^\s*class \w+\((?:torch\.)?nn\.Module\)": "a model defined in a chapter (it belongs in gancnn.models)",
+    r"\.backward\(": "a training step written in a chapter (use a trainer from the library)",
+    r"\b(?:opt|optimizer|optim)\w*\.step\(": "an optimizer step written in a chapter",
+    r"^\s*def get_model\(": "a model lookup written in a chapter (use gancnn.reference.classifiers.chapter_model)",
+    r"^\s*import gancnn\b|^\s*from gancnn import (?:cache|params|plots|seed|paths)\b": "an import of a moved module",
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(FORBIDDEN_IN_CHAPTERS))
+def test_chapters_keep_drivers_in_the_library(repo_root: Path, pattern: str) -> None:
+    """No chapter code cell defines a model, a training loop or a model lookup: those live in src/gancnn."""
+    found = []
+    for f in _chapters(repo_root):
+        nb = jupytext.read(repo_root / f"{f}.md")
+        for k, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and re.search(pattern, cell.source, re.M):
+                found.append(f"{f} cell {k}")
+    assert not found, f"{FORBIDDEN_IN_CHAPTERS[pattern]}: {found}"
