@@ -84,3 +84,15 @@ def test_resnet_falls_back_to_random_weights() -> None:
     assert x.shape == (2, 3, 224, 224)
     with pytest.raises(ValueError):
         r50.load_resnet50("pretrained")
+
+
+def test_resnet50_offline_without_cached_weights_does_not_try_to_download(monkeypatch, tmp_path) -> None:
+    """With downloads off and an empty hub cache, 'auto' says why it uses random weights (no download attempt)."""
+    import torch
+
+    monkeypatch.setenv("GANCNN_DOWNLOAD", "0")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    model, text = r50.load_resnet50("auto")
+    assert "downloads are disabled" in text and "RANDOM" in text
+    with pytest.raises(RuntimeError, match="downloads are disabled"):
+        r50.load_resnet50("imagenet")

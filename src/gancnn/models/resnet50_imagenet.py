@@ -7,6 +7,8 @@ otherwise the network keeps torchvision's random initialisation, and `load_resne
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -20,9 +22,14 @@ WEIGHT_CHOICES = ("auto", "imagenet", "random")
 
 def _without_home(text: str) -> str:
     """Replace the user's home folder by ~ (no machine paths in built pages)."""
-    import os
-
     return text.replace(os.path.expanduser("~"), "~")
+
+
+def _weights_reachable(enum: ResNet50_Weights) -> bool:
+    """True when the weights are in the torch hub cache or downloads are allowed (GANCNN_DOWNLOAD)."""
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / enum.url.rsplit("/", 1)[-1]
+    allowed = os.environ.get("GANCNN_DOWNLOAD", "1").strip().lower() not in ("0", "false", "no", "")
+    return cached.is_file() or allowed
 
 
 def load_resnet50(
@@ -31,7 +38,11 @@ def load_resnet50(
     """Return (ResNet-50 in eval mode, description of its weights); 'auto' falls back to random weights."""
     if weights not in WEIGHT_CHOICES:
         raise ValueError(f"weights must be one of {WEIGHT_CHOICES}, got {weights!r}")
-    if weights != "random":
+    if weights != "random" and not _weights_reachable(enum):
+        if weights == "imagenet":
+            raise RuntimeError(f"ImageNet weights {enum} are not in the torch hub cache and downloads are disabled")
+        reason = "not in the torch hub cache, and downloads are disabled (GANCNN_DOWNLOAD=0)"
+    elif weights != "random":
         try:
             model = resnet50(weights=enum)  # reads the hub cache, downloads when it can
             return model.eval(), f"pretrained ImageNet weights {enum} (torchvision)"
