@@ -518,3 +518,28 @@ def reference_summary() -> Any:
             )
         rows.append(row)
     return pd.DataFrame(rows).set_index("network")
+
+
+def write_summary() -> Any:
+    """Write `artifacts/reference/summary.json`: each stored network's test accuracy beside the source's, by name."""
+    import json
+
+    from gancnn.book.paths import artifacts_dir
+
+    summary = {}
+    for name, cfg in REFERENCE_CONFIGS.items():
+        rec = stored(name, cfg)
+        if rec is not None:
+            summary[name] = {
+                "test_acc": float(rec["test_acc"]),
+                "n_test": int(rec["n_test"]),
+                "source_test_acc": source_accuracy(name, cfg.dataset),
+                "epochs": cfg.epochs,
+                "verdict": verdict(float(rec["test_acc"]), source_accuracy(name, cfg.dataset)),
+                "entry": f"classifier-{name}/{rec['_provenance']['key']}",
+                "data_copy": rec["data_copy"],
+                "date": rec["_provenance"]["date"],
+            }
+    path = artifacts_dir() / PROFILE / "summary.json"
+    path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    return path
