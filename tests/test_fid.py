@@ -110,3 +110,53 @@ def test_small_sample_route_equals_covariance_route() -> None:
     assert fid.fid_small_sample(x, y) == pytest.approx(expected, rel=1e-7)  # eigh route: sqrt of ~1e-15 round-off
     assert fid.fid_from_features(x, y) == pytest.approx(expected, rel=1e-7)
     assert fid.fid_small_sample(x, x) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_optimized_inception_graph_gives_the_shipped_features() -> None:
+    """The frozen, channels-last graph computes the shipped network's features up to float rounding."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        imgs = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+        shipped = fid.InceptionFeatures()(imgs, batch_size=2, progress=False)
+        fast = fid.InceptionFeatures(optimize=True)
+        optimized = fast(imgs, batch_size=2, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert fast.optimized and isinstance(fast.helper.model, fid.ChannelsLast)
+    assert np.abs(optimized - shipped).max() <= 1e-4 * np.abs(shipped).max()
+
+
+class _FakeInception:
+    """Stands in for InceptionFeatures: features are the images' channel means, and calls are counted."""
+
+    optimized = True
+    device = torch.device("cpu")
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, images: torch.Tensor, batch_size: int = 50, progress: bool = True, desc: str = "") -> np.ndarray:
+        self.calls += 1
+        return images.float().mean(dim=(2, 3)).repeat(1, 4).numpy().astype(np.float64)
+
+
+def test_real_features_are_computed_once_then_read_from_the_local_cache(tmp_artifacts, monkeypatch) -> None:
+    """The second request loads the stored features (no Inception call) and gets exactly the same values."""
+    from gancnn import data
+
+    images = torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+
+    class _Set:
+        classes = list(range(3))
+        data_copy = data.DataCopy(dataset="cifar10", copy="test-copy", path="x", description="fake")
+
+    monkeypatch.setattr(data, "targets", lambda ds: np.arange(12) % 3)
+    monkeypatch.setattr(data, "to_tensors", lambda ds, idx: (images[torch.as_tensor(idx)], torch.zeros(len(idx))))
+    net = _FakeInception()
+    first = fid.real_features(net, _Set(), "test", 8, seed=0, batch_size=4)
+    second = fid.real_features(net, _Set(), "test", 8, seed=0, batch_size=4)
+    assert net.calls == 1 and first.shape == (8, 12) and np.array_equal(first, second)
+    assert (tmp_artifacts / "artifacts" / "local" / "inception-test").is_dir()
+    fid.real_features(net, _Set(), "test", 8, seed=1, batch_size=4)  # another selection: another entry
+    assert net.calls == 2

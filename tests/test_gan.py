@@ -155,3 +155,42 @@ def test_uint8_round_trip() -> None:
     """to_unit_range and to_uint8 are inverse on uint8 images."""
     x = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16).repeat(1, 3, 1, 1)
     assert torch.equal(gan.to_uint8(gan.to_unit_range(x)), x)
+
+
+def test_setup_rejects_an_unknown_precision() -> None:
+    with pytest.raises(ValueError, match="precision"):
+        gan.GANSetup(precision="fp16")
+
+
+def test_channels_last_training_equals_contiguous_training_in_fp32() -> None:
+    """The NHWC layout changes strides, not values: two fp32 steps give the same losses within rounding.
+
+    (Weights are not compared entry by entry: Adam's first step is lr * sign(g), so a gradient entry within
+    rounding of zero may flip sign under another summation order and move its weight by 2 lr.)
+    """
+    weights, losses = [], []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+        setup = gan.GANSetup(nz=16, batch_size=8, channels_last=channels_last)
+        G, D = DCGANGenerator(nz=16, ngf=8), DCGANDiscriminator(ndf=8)
+        trainer = gan.GANTrainer(G, D, images, torch.zeros(16), setup)
+        history = trainer.train(2, progress=False)
+        losses.append([h[k] for h in history for k in ("d_loss", "g_loss")])
+        weights.append(torch.cat([p.detach().flatten() for p in trainer.G.parameters()]))
+    assert np.allclose(losses[0], losses[1], rtol=1e-4)
+    assert ((weights[0] - weights[1]).abs() > 1e-5).float().mean() < 0.01
+
+
+def test_bf16_training_steps_run_and_keep_fp32_weights_and_finite_losses() -> None:
+    """Under bf16 autocast (WGAN-GP's double backward included) the losses stay finite and the weights fp32."""
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    setup = gan.GANSetup(loss="wgan-gp", n_classes=10, batch_size=8, precision="bf16", channels_last=True)
+    trainer = gan.GANTrainer(SAGANGenerator(ngf=8), SAGANDiscriminator(ndf=8), images, torch.arange(16) % 10, setup)
+    before = [p.detach().clone() for p in trainer.D.parameters()]
+    history = trainer.train(2, progress=False)
+    assert all(np.isfinite([h["d_loss"], h["g_loss"], h["gp"]]).all() for h in history)
+    assert all(p.dtype == torch.float32 for p in trainer.G.parameters())
+    assert any(not torch.equal(p, q) for p, q in zip(trainer.D.parameters(), before))
+    assert trainer.sample_random(4, seed=0)[0].dtype == torch.uint8

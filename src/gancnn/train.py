@@ -9,6 +9,7 @@ index only, which keeps the data order identical across a resume.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +20,17 @@ import torch
 from tqdm import tqdm  # plain text bars: no widget warnings in executed pages
 
 from gancnn.book.seed import rng_state, set_rng_state
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on the given device, or nothing for fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
 
 class Stateful(Protocol):

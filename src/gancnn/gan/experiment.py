@@ -66,6 +66,8 @@ def setup_for(model: str, p: Mapping[str, Any]) -> gan.GANSetup:
             lr_d=p["dcgan_lr_d"],
             beta1=p["dcgan_beta1"],
             beta2=p["dcgan_beta2"],
+            precision=p.get("precision", "fp32"),
+            channels_last=p.get("channels_last", False),
         )
     return gan.GANSetup(
         loss="wgan-gp",
@@ -78,6 +80,8 @@ def setup_for(model: str, p: Mapping[str, Any]) -> gan.GANSetup:
         beta2=p["sagan_beta2"],
         n_critic=p["n_critic"],
         gp_weight=p["gp_weight"],
+        precision=p.get("precision", "fp32"),
+        channels_last=p.get("channels_last", False),
     )
 
 

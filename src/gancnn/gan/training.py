@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancnn.train import StepSampler, run_loop
+from gancnn.train import PRECISIONS, StepSampler, autocast, run_loop
 
 LOSSES = ("nonsaturating", "wgan-gp")
 
@@ -75,6 +75,8 @@ class GANSetup:
     beta2: float = 0.999
     n_critic: int = 1  # D updates per G update
     gp_weight: float = 10.0
+    precision: str = "fp32"  # "bf16": autocast the forward passes of training steps (sampling stays fp32)
+    channels_last: bool = False  # NHWC memory layout for both networks and their inputs
 
     def __post_init__(self) -> None:
         """Fail fast on settings the trainer cannot run."""
@@ -83,6 +85,8 @@ class GANSetup:
         for name in ("nz", "batch_size", "n_critic"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.lr_g <= 0 or self.lr_d <= 0 or self.gp_weight < 0 or self.n_classes < 0:
             raise ValueError("learning rates must be positive, gp_weight and n_classes non-negative")
 
@@ -136,7 +140,10 @@ class GANTrainer:
         if labels.shape != (images.shape[0],):
             raise ValueError("labels must hold one label per image")
         self.device = torch.device(device)
-        self.G, self.D, self.setup = generator.to(self.device), discriminator.to(self.device), setup
+        memory = torch.channels_last if setup.channels_last else torch.contiguous_format
+        self.G = generator.to(self.device, memory_format=memory)
+        self.D = discriminator.to(self.device, memory_format=memory)
+        self.setup = setup
         self.images, self.labels = images, labels.long()
         betas = (setup.beta1, setup.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=setup.lr_g, betas=betas)
@@ -175,19 +182,24 @@ class GANTrainer:
     def real_batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the index-th real batch in [-1, 1] with its labels."""
         idx = torch.as_tensor(self.sampler.indices(index))
-        return to_unit_range(self.images[idx]).to(self.device), self.labels[idx].to(self.device)
+        real = to_unit_range(self.images[idx]).to(self.device)
+        if self.setup.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return real, self.labels[idx].to(self.device)
 
     def d_step(self, real: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         """One discriminator/critic update on a real batch and a fresh generated batch."""
         z = torch.randn(real.shape[0], self.setup.nz, device=self.device)
-        with torch.no_grad():
-            fake = self.generate(z, labels)
-        real_out, fake_out = self.critic(real, labels), self.critic(fake, labels)
+        with torch.no_grad(), autocast(self.device, self.setup.precision):
+            fake = self.generate(z, labels).float()
+        with autocast(self.device, self.setup.precision):
+            real_out, fake_out = self.critic(real, labels).float(), self.critic(fake, labels).float()
         metrics: dict[str, float] = {}
         if self.setup.loss == "nonsaturating":
             loss = nonsaturating_d_loss(real_out, fake_out)
         else:
-            gp = gradient_penalty(lambda x: self.critic(x, labels), interpolates(real, fake))
+            with autocast(self.device, self.setup.precision):
+                gp = gradient_penalty(lambda x: self.critic(x, labels).float(), interpolates(real, fake))
             loss = wasserstein_d_loss(real_out, fake_out) + self.setup.gp_weight * gp
             metrics["gp"] = gp.item()
         self.opt_d.zero_grad(set_to_none=True)
@@ -200,7 +212,9 @@ class GANTrainer:
         """One generator update on a fresh batch of noise (and random labels)."""
         n = self.setup.batch_size
         labels = self.random_labels(n)
-        fake_out = self.critic(self.generate(torch.randn(n, self.setup.nz, device=self.device), labels), labels)
+        with autocast(self.device, self.setup.precision):
+            z = torch.randn(n, self.setup.nz, device=self.device)
+            fake_out = self.critic(self.generate(z, labels), labels).float()
         loss = nonsaturating_g_loss(fake_out) if self.setup.loss == "nonsaturating" else wasserstein_g_loss(fake_out)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,4 +1,7 @@
-"""`python -m gancnn.reference [names...] [--device cpu|cuda]`: train the missing reference networks, in order."""
+"""`python -m gancnn.reference [names...] [--device cpu|cuda]`: train the missing reference networks, in order.
+
+Names are classifiers (`vgg7`, ...) or GANs (`dcgan`, `sagan`); the default is all of them, classifiers first.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import sys
 import torch
 
 from gancnn.book.params import ParameterError, resolve_device
-from gancnn.reference import classifiers, verification
+from gancnn.reference import classifiers, gans, verification
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,17 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "names",
         nargs="*",
-        default=list(classifiers.REFERENCE_CONFIGS),
-        help=f"networks to train (default: all of {list(classifiers.REFERENCE_CONFIGS)})",
+        default=[*classifiers.REFERENCE_CONFIGS, *gans.REFERENCE_GANS],
+        help=f"networks to train (default: all of {[*classifiers.REFERENCE_CONFIGS, *gans.REFERENCE_GANS]})",
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in classifiers.REFERENCE_CONFIGS]
+    known = [*classifiers.REFERENCE_CONFIGS, *gans.REFERENCE_GANS]
+    unknown = [n for n in args.names if n not in known]
     if unknown:
-        print(
-            f"error: unknown network(s) {unknown}; choose from {list(classifiers.REFERENCE_CONFIGS)}", file=sys.stderr
-        )
+        print(f"error: unknown network(s) {unknown}; choose from {known}", file=sys.stderr)
         return 2
     try:
         device = str(resolve_device(args.device))
@@ -36,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    for name in args.names:
+    names = [n for n in args.names if n in classifiers.REFERENCE_CONFIGS]
+    for name in names:
         had = classifiers.stored(name) is not None
         record = classifiers.ensure(name, device=device)
         state = "stored already" if had else "trained now"
@@ -46,12 +49,22 @@ def main(argv: list[str] | None = None) -> int:
             f"{record['train_seconds_total']:.0f} s of training, {state}",
             flush=True,
         )
-    for name in args.names:
+    for name in names:
         result = verification.run(name)
         layer, share = verification.worst_layer(result)
         print(
             f"{name}: all-unit verification on {result['n_images']:,} test images, worst layer {layer} "
             f"{share:.4f}% within 1%",
+            flush=True,
+        )
+    for model in (n for n in args.names if n in gans.REFERENCE_GANS):
+        had = gans.stored(model) is not None
+        record = gans.ensure(model, device=device)
+        print(
+            f"{model}: FID {record['final_fid']:.2f} ({record['n_fid']:,} vs {record['n_fid']:,} test images), "
+            f"mean of {len(record['final_chunks'])} chunks of 1024: {record['final_chunk_fid']:.2f} "
+            f"(source {gans.SOURCE_CHUNK_FID[model]}), {record['train_s']:.0f} s of training, "
+            f"{'stored already' if had else 'trained now'}",
             flush=True,
         )
     return 0

@@ -15,7 +15,6 @@ from `runs/checkpoints/reference-<name>-<hash>.pt`, written every `checkpoint_ev
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -31,7 +30,7 @@ from gancnn.book import cache
 from gancnn.book.paths import runs_dir
 from gancnn.book.seed import seed_everything
 from gancnn.models import count_parameters
-from gancnn.train import StepSampler, run_loop
+from gancnn.train import StepSampler, autocast, run_loop
 
 PROFILE = "reference"
 
@@ -134,13 +133,6 @@ def flip_crop(x_uint8: torch.Tensor, gen: torch.Generator, padding: int) -> torc
     batch = torch.arange(n).view(n, 1, 1, 1)
     channel = torch.arange(x.shape[1]).view(1, -1, 1, 1)
     return padded[batch, channel, rows, cols]
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast on the model's device, or nothing for fp32."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 @torch.no_grad()

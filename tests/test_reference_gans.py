@@ -1,0 +1,79 @@
+"""The reference GANs: configuration checks, the stored-run key, the FID curve and table, loading generators."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from gancnn.gan import experiment
+from gancnn.reference import gans
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"model": "biggan"}, {"n_steps": 0}, {"width": 12}, {"n_fid": 20000}, {"fid_chunk": 1}, {"n_fid_curve": 20000}],
+)
+def test_bad_gan_configurations_fail_at_once(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        replace(gans.REFERENCE_GANS["dcgan"], **bad)
+
+
+def test_reference_runs_use_the_chapter_knobs_and_full_scale_scoring() -> None:
+    """All 50,000 training images, 10,000-image FIDs in 1024-image chunks, bf16 with channels_last."""
+    for model, cfg in gans.REFERENCE_GANS.items():
+        p = cfg.params()
+        setup = experiment.setup_for(model, p)
+        assert (cfg.n_train, cfg.n_fid, cfg.fid_chunk, cfg.n_fid_curve) == (50000, 10000, 1024, 1024)
+        assert cfg.fid_points >= 8 and setup.precision == "bf16" and setup.channels_last
+        assert setup.loss == ("nonsaturating" if model == "dcgan" else "wgan-gp")
+
+
+def test_stored_key_changes_with_the_schedule_and_not_otherwise(offline_data) -> None:
+    cfg = gans.REFERENCE_GANS["sagan"]
+    assert gans.cache_config(cfg) == gans.cache_config(replace(cfg))
+    assert gans.cache_config(cfg) != gans.cache_config(replace(cfg, n_steps=cfg.n_steps + 1))
+
+
+def _record(model: str, cfg: gans.GANReferenceConfig) -> dict:
+    """A record shaped like a stored run, with a freshly initialised fp16 generator."""
+    G, _ = experiment.build_pair(model, 100, cfg.width, cfg.seed)
+    return {
+        "n_steps": 300,
+        "fid_step": np.array([100.0, 200.0]),
+        "fid": np.array([300.0, 200.0]),
+        "final_curve_fid": 150.0,
+        "final_fid": 100.0,
+        "final_chunk_fid": 120.0 if model == "dcgan" else 80.0,
+        "final_chunks": [120.0, 121.0],
+        "n_fid": 2048,
+        "fid_chunk": 1024,
+        "generator": {k: v.half() if v.is_floating_point() else v for k, v in G.state_dict().items()},
+    }
+
+
+def test_fid_curve_ends_with_the_final_first_chunk_and_table_compares_with_quotes() -> None:
+    records = {m: _record(m, gans.REFERENCE_GANS[m]) for m in ("dcgan", "sagan")}
+    steps, values = gans.fid_curve(records["dcgan"])
+    assert steps.tolist() == [100.0, 200.0, 300.0] and values.tolist() == [300.0, 200.0, 150.0]
+    table = gans.fid_table(records)
+    assert table.loc["DCGAN", "beats the source"] == bool(120.0 < gans.SOURCE_CHUNK_FID["dcgan"])
+    assert table.loc["SAGAN", "beats the source"] == bool(80.0 < gans.SOURCE_CHUNK_FID["sagan"])
+    assert table.loc["SAGAN", "chunks"] == "2 x 1024"
+
+
+def test_generator_loads_fp16_weights_as_fp32_and_draws_images() -> None:
+    cfg = replace(gans.REFERENCE_GANS["sagan"], width=8)
+    G = gans.generator("sagan", _record("sagan", cfg), cfg.width)
+    assert all(p.dtype == torch.float32 for p in G.parameters()) and not G.training
+    with torch.no_grad():
+        out = G(torch.randn(2, 100), torch.tensor([0, 1]))
+    assert out.shape == (2, 3, 32, 32) and out.abs().max() <= 1
+
+
+def test_chapter_runs_fall_back_to_the_quick_run_when_nothing_is_stored(tmp_artifacts, offline_data) -> None:
+    runs = gans.chapter_runs("quick", lambda model: {"n_steps": 3, "model": model})
+    assert {m: r["origin"] for m, r in runs.items()} == {"dcgan": "quick-fallback", "sagan": "quick-fallback"}
+    assert gans.chapter_runs("full", lambda model: {"n_steps": 3})["sagan"]["origin"] == "full"
