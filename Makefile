@@ -50,7 +50,8 @@ run: $(STAMP)  ## make run CHAPTER=<name> PROFILE=quick|full [DEVICE=cpu|cuda]
 	@test -n "$(CHAPTER)" || { echo "usage: make run CHAPTER=<name> PROFILE=quick|full [DEVICE=cpu|cuda]"; exit 2; }
 	$(BIN)/gancnn-run $(CHAPTER) --profile $(PROFILE) --device $(DEVICE)
 
-full: $(STAMP)  ## every heavy chapter on the full profile (results stored under artifacts/full), then the book
+full: $(STAMP)  ## every heavy chapter on the full profile (results stored under artifacts/full), then the book; refuses on a CPU unless FORCE=1
+	$(BIN)/python -m gancnn.book.estimate --device $(DEVICE) $(if $(FORCE),--force)
 	@for c in $(HEAVY); do \
 	  if [ -f book/$$c.md ]; then $(BIN)/gancnn-run $$c --profile full --device $(DEVICE); \
 	  else echo "skipping $$c: book/$$c.md does not exist yet"; fi; \

@@ -1,0 +1,37 @@
+"""`make full`'s preflight: a lower-bound estimate from measured rates, and a refusal on a CPU."""
+
+from __future__ import annotations
+
+import pytest
+
+from gancnn.book import estimate
+
+
+def test_report_sums_known_rates_and_names_unknown_ones() -> None:
+    rows = [
+        {"work": "train a", "amount": "10 epochs", "seconds": 7200.0},
+        {"work": "train b", "amount": "5 steps", "seconds": None},
+    ]
+    total, table = estimate.report(rows)
+    assert total == 7200.0
+    assert "2.0 h" in table and "no measured rate" in table
+
+
+def test_refuses_on_cpu_unless_forced(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(estimate, "classifier_rows", lambda: [{"work": "train x", "amount": "1 epochs", "seconds": 36.0}])
+    monkeypatch.setattr(estimate, "gan_rows", lambda: [])
+    assert estimate.main(["--device", "cpu"]) == estimate.REFUSED
+    assert "refusing" in capsys.readouterr().err
+    assert estimate.main(["--device", "cpu", "--force"]) == 0
+    assert estimate.main(["--device", "cuda"]) == 0
+
+
+def test_rates_come_from_the_stored_reference_runs(offline_data) -> None:
+    """Every source network without a stored full run appears, with a rate when its reference run is stored."""
+    from gancnn.reference import classifiers
+
+    rows = estimate.classifier_rows()
+    for row in rows:
+        name = row["work"].removeprefix("train ")
+        assert (row["seconds"] is not None) == (classifiers.stored(name) is not None)
+    assert {r["work"] for r in estimate.gan_rows()} == {"train dcgan", "train sagan"}
