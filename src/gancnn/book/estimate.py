@@ -31,7 +31,8 @@ def classifier_rows() -> list[dict[str, Any]]:
         epochs = sum(n for _, n in schedule)
         record = classifiers.stored(name)
         per_epoch = record["train_seconds_total"] / classifiers.REFERENCE_CONFIGS[name].epochs if record else None
-        rows.append({"work": f"train {name}", "amount": f"{epochs} epochs", "seconds": epochs * per_epoch if per_epoch else None})
+        seconds = epochs * per_epoch if per_epoch else None
+        rows.append({"work": f"train {name}", "amount": f"{epochs} epochs", "seconds": seconds})
     return rows
 
 
@@ -45,7 +46,8 @@ def gan_rows() -> list[dict[str, Any]]:
         steps = full[f"{model}_steps"]
         record = gans.stored(model)
         per_step = record["train_s"] / record["n_steps"] if record else None
-        rows.append({"work": f"train {model}", "amount": f"{steps:,} steps", "seconds": steps * per_step if per_step else None})
+        seconds = steps * per_step if per_step else None
+        rows.append({"work": f"train {model}", "amount": f"{steps:,} steps", "seconds": seconds})
     return rows
 
 
@@ -53,9 +55,9 @@ def report(rows: list[dict[str, Any]]) -> tuple[float, str]:
     """Total known seconds and a printable table (unknown rates shown as such)."""
     lines, total = [], 0.0
     for r in rows:
-        known = r["seconds"] is not None
         total += r["seconds"] or 0.0
-        lines.append(f"  {r['work']:24s} {r['amount']:>16s}  {r['seconds'] / 3600:8.1f} h" if known else f"  {r['work']:24s} {r['amount']:>16s}  no measured rate")
+        time = "no measured rate" if r["seconds"] is None else f"{r['seconds'] / 3600:8.1f} h"
+        lines.append(f"  {r['work']:24s} {r['amount']:>16s}  {time}")
     return total, "\n".join(lines)
 
 
@@ -66,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="run on a CPU anyway")
     args = ap.parse_args(argv)
     total, table = report(classifier_rows() + gan_rows())
-    print(f"full profile, training still to do (lower bound from rates measured here, bf16):\n{table}\n  total at least {total / 3600:.1f} h")
+    print(f"full profile, training still to do (lower bound from rates measured here, bf16):\n{table}")
+    print(f"  total at least {total / 3600:.1f} h")
     if args.device == "cpu" and not args.force:
-        print("refusing to start the full profile on a CPU; use a GPU (DEVICE=cuda) or force it (FORCE=1)", file=sys.stderr)
+        print("refusing to start the full profile on a CPU: use a GPU (DEVICE=cuda) or FORCE=1", file=sys.stderr)
         return REFUSED
     return 0
 
