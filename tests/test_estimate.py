@@ -18,7 +18,8 @@ def test_report_sums_known_rates_and_names_unknown_ones() -> None:
 
 
 def test_refuses_on_cpu_unless_forced(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    monkeypatch.setattr(estimate, "classifier_rows", lambda: [{"work": "train x", "amount": "1 epochs", "seconds": 36.0}])
+    row = {"work": "train x", "amount": "1 epochs", "seconds": 36.0}
+    monkeypatch.setattr(estimate, "classifier_rows", lambda: [row])
     monkeypatch.setattr(estimate, "gan_rows", lambda: [])
     assert estimate.main(["--device", "cpu"]) == estimate.REFUSED
     assert "refusing" in capsys.readouterr().err
