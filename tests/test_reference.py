@@ -102,7 +102,7 @@ def _launch(out: Path, delay: float, env: dict[str, str]) -> subprocess.Popen:
 
 def test_kill_mid_epoch_then_resume_gives_the_same_weights(tmp_path: Path) -> None:
     _fake_cifar(tmp_path / "data")
-    env = {**os.environ, "GANCNN_DATA": str(tmp_path / "data"), "GANCNN_DOWNLOAD": "0"}
+    env = {**os.environ, "GANCNN_DATA": str(tmp_path / "data"), "GANCNN_DOWNLOAD": "0", "GANCNN_DATA_MANIFEST": "off"}
     straight = {**env, "GANCNN_RUNS": str(tmp_path / "runs-a")}
     killed = {**env, "GANCNN_RUNS": str(tmp_path / "runs-b")}
     assert _launch(tmp_path / "a.pt", 0.0, straight).wait(timeout=300) == 0
@@ -130,6 +130,7 @@ def test_kill_mid_epoch_then_resume_gives_the_same_weights(tmp_path: Path) -> No
 def test_chapter_model_prefers_stored_reference_weights(tmp_artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_cifar(tmp_artifacts / "data")
     monkeypatch.setenv("GANCNN_DATA", str(tmp_artifacts / "data"))
+    monkeypatch.setenv("GANCNN_DATA_MANIFEST", "off")  # a tiny fake copy, not the manifest's
     monkeypatch.setenv("GANCNN_DOWNLOAD", "0")
     tiny = classifiers.ReferenceConfig("vgg7-bn", epochs=1, batch_size=16, n_train=96, n_val=24, lr_max=0.05)
     with pytest.raises(FileNotFoundError, match="make reference"):
@@ -156,6 +157,7 @@ def test_stored_verification_of_a_reference_network(name: str, tmp_artifacts: Pa
 
     _fake_cifar(tmp_artifacts / "data")
     monkeypatch.setenv("GANCNN_DATA", str(tmp_artifacts / "data"))
+    monkeypatch.setenv("GANCNN_DATA_MANIFEST", "off")  # a tiny fake copy, not the manifest's
     monkeypatch.setenv("GANCNN_DOWNLOAD", "0")
     tiny = classifiers.ReferenceConfig(name, epochs=1, batch_size=16, n_train=96, n_val=24, lr_max=0.01)
     assert verification.run(name, cfg=tiny) is None  # nothing stored yet: nothing to verify

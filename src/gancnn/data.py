@@ -4,12 +4,16 @@ The data root is `GANCNN_DATA` (default `data/`, relative paths taken from the p
 An original copy (torchvision's layout) is preferred; CIFAR-10 falls back to the lossy JPEG copy
 in ImageFolder layout (`cifar10-jpeg/{train,test}/<class>/*.jpg`); with downloads allowed
 (`GANCNN_DOWNLOAD=1`, the default) torchvision fetches the original. Every data set returned
-carries a `data_copy` attribute saying which copy it is.
+carries a `data_copy` attribute saying which copy it is, with the checksum it was verified against
+(`gancnn.manifest`: image counts per class and SHA-256 of the offline copies; `GANCNN_DATA_MANIFEST=off`
+accepts a copy that differs on purpose, recorded as unverified). Downloads time out after
+`GANCNN_DOWNLOAD_TIMEOUT` seconds without data (default 60).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +24,7 @@ import torch
 from PIL import Image
 from torchvision import datasets, transforms
 
+from gancnn import manifest
 from gancnn.book.paths import resolve
 
 NAMES = ("mnist", "cifar10", "cifar100")
@@ -45,6 +50,7 @@ class DataCopy:
     copy: str  # "original" | "jpeg-q75"
     description: str
     path: str  # location inside the data root (machine-independent, safe to commit in provenance)
+    sha256: str = ""  # the content checksum the copy matched (gancnn.manifest); "" when not verified
 
     def as_dict(self) -> dict[str, str]:
         """Return a JSON-friendly dict for provenance records."""
@@ -59,6 +65,33 @@ def data_root() -> Path:
 def downloads_allowed() -> bool:
     """Return True unless GANCNN_DOWNLOAD is set to 0/false/no."""
     return os.environ.get("GANCNN_DOWNLOAD", "1").strip().lower() not in ("0", "false", "no", "")
+
+
+def manifest_checks() -> bool:
+    """Return False when GANCNN_DATA_MANIFEST is off/0/false/no (accept copies that differ from the manifest)."""
+    return os.environ.get("GANCNN_DATA_MANIFEST", "strict").strip().lower() not in ("off", "0", "false", "no")
+
+
+def download_timeout() -> float:
+    """Seconds a download may wait for data (GANCNN_DOWNLOAD_TIMEOUT, default 60)."""
+    text = os.environ.get("GANCNN_DOWNLOAD_TIMEOUT", "60")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise DataError(f"GANCNN_DOWNLOAD_TIMEOUT must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _verified(check: Callable[[], str]) -> str:
+    """Run a manifest check (when enabled) and turn its failure into a DataError."""
+    if not manifest_checks():
+        return ""
+    try:
+        return check()
+    except manifest.ManifestError as exc:
+        raise DataError(f"{exc}; replace the copy, or set GANCNN_DATA_MANIFEST=off to use it anyway") from exc
 
 
 def make_transform(name: str, spec: str | Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
@@ -99,7 +132,14 @@ def _missing(name: str, root: Path, tried: Sequence[str], reason: str = "") -> D
 def _torchvision(name: str, root: Path, train: bool, transform: Any, download: bool) -> torch.utils.data.Dataset:
     """Open torchvision's original copy (downloading it when asked)."""
     cls = {"mnist": datasets.MNIST, "cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
-    return cls(root=str(root), train=train, transform=transform, download=download)
+    if not download:
+        return cls(root=str(root), train=train, transform=transform, download=False)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(download_timeout())  # urllib (torchvision's downloader) waits forever without one
+    try:
+        return cls(root=str(root), train=train, transform=transform, download=True)
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def load(
@@ -115,6 +155,9 @@ def load(
     train = split == "train"
     original = {"mnist": "MNIST/raw (idx files)", "cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
     tried = [str(root / original[name].split(" ")[0])]
+    digest = ""
+    if name == "mnist" and (root / "MNIST" / "raw").is_dir():
+        digest = _verified(lambda: manifest.verify_mnist_raw(root / "MNIST" / "raw"))
     try:
         ds = _torchvision(name, root, train, tf, download=False)
         desc = {
@@ -122,7 +165,7 @@ def load(
             "cifar10": "original CIFAR-10 (python pickles)",
             "cifar100": "original CIFAR-100 (python pickles)",
         }[name]
-        ds.data_copy = DataCopy(name, "original", desc, original[name].split(" ")[0])
+        ds.data_copy = DataCopy(name, "original", desc, original[name].split(" ")[0], digest)
         return ds
     except RuntimeError:
         pass
@@ -133,8 +176,9 @@ def load(
             ds = datasets.ImageFolder(str(folder), transform=tf)
             if tuple(ds.classes) != CIFAR10_CLASSES:
                 raise DataError(f"{folder} has classes {ds.classes}, expected the CIFAR-10 classes {CIFAR10_CLASSES}")
+            digest = _verified(lambda: manifest.verify_image_folder(folder, f"cifar10-jpeg/{split}", CIFAR10_CLASSES))
             ds.data_copy = DataCopy(
-                name, "jpeg-q75", "CIFAR-10 lossy JPEG copy (libjpeg quality 75)", f"cifar10-jpeg/{split}"
+                name, "jpeg-q75", "CIFAR-10 lossy JPEG copy (libjpeg quality 75)", f"cifar10-jpeg/{split}", digest
             )
             return ds
     if download if download is not None else downloads_allowed():

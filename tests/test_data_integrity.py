@@ -1,0 +1,93 @@
+"""Data faults named as such: truncated, altered or incomplete copies, stalled downloads, bad timeouts."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gancnn import data, manifest
+
+
+@pytest.fixture
+def private_copy(offline_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A writable copy of MNIST/raw and the CIFAR-10 JPEG test split as the data root (verification cache isolated)."""
+    root = tmp_path / "data"
+    shutil.copytree(offline_data / "MNIST" / "raw", root / "MNIST" / "raw")
+    shutil.copytree(offline_data / "cifar10-jpeg" / "test", root / "cifar10-jpeg" / "test")
+    monkeypatch.setenv("GANCNN_DATA", str(root))
+    monkeypatch.setenv("GANCNN_DOWNLOAD", "0")
+    monkeypatch.setenv("GANCNN_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setattr(manifest, "_verified", set())
+    return root
+
+
+def test_intact_copies_load_and_record_their_checksums(private_copy: Path) -> None:
+    mnist, cifar = data.load("mnist", "test"), data.load("cifar10", "test")
+    assert len(mnist) == 10_000 and len(cifar) == 10_000
+    assert cifar.data_copy.sha256 == manifest.MANIFEST["cifar10-jpeg/test"]["sha256"]
+    assert len(mnist.data_copy.sha256) == 64
+    assert data.load("cifar10", "test").data_copy.as_dict()["sha256"] == cifar.data_copy.sha256  # signature cache
+
+
+def test_truncated_mnist_file_is_named_not_reported_missing(private_copy: Path) -> None:
+    path = private_copy / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(data.DataError, match=r"t10k-images-idx3-ubyte has 1,000 bytes, expected 7,840,016"):
+        data.load("mnist", "test")
+
+
+def test_a_flipped_byte_in_one_cifar_image_is_caught(private_copy: Path) -> None:
+    image = sorted((private_copy / "cifar10-jpeg" / "test" / "cat").iterdir())[5]
+    raw = bytearray(image.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # still decodes: JPEG tolerates it, so only the checksum can tell
+    image.write_bytes(bytes(raw))
+    with pytest.raises(data.DataError, match="image bytes differ from the manifest"):
+        data.load("cifar10", "test")
+
+
+def test_a_class_folder_with_missing_images_is_named(private_copy: Path) -> None:
+    for image in sorted((private_copy / "cifar10-jpeg" / "test" / "dog").iterdir())[:7]:
+        image.unlink()
+    with pytest.raises(data.DataError, match="dog 993"):
+        data.load("cifar10", "test")
+
+
+def test_manifest_off_accepts_a_changed_copy_as_unverified(private_copy: Path, monkeypatch) -> None:
+    next(iter(sorted((private_copy / "cifar10-jpeg" / "test" / "dog").iterdir()))).unlink()
+    monkeypatch.setenv("GANCNN_DATA_MANIFEST", "off")
+    ds = data.load("cifar10", "test")
+    assert len(ds) == 9_999 and ds.data_copy.sha256 == ""
+
+
+def test_a_stalled_download_times_out_with_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that accepts the connection and never answers: the download gives up after the timeout."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(4)], daemon=True).start()
+    port = server.getsockname()[1]
+    monkeypatch.setattr(data.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{port}/"])
+    monkeypatch.setenv("GANCNN_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("GANCNN_DOWNLOAD_TIMEOUT", "0.5")
+    start = time.monotonic()
+    try:
+        with pytest.raises(data.DataError, match="download failed"):
+            data.load("mnist", "test", download=True)
+    finally:
+        server.close()
+    assert time.monotonic() - start < 30
+    assert socket.getdefaulttimeout() is None  # the process-wide default is restored
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon"])
+def test_a_bad_download_timeout_is_refused(value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANCNN_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("GANCNN_DOWNLOAD_TIMEOUT", value)
+    with pytest.raises(data.DataError, match="GANCNN_DOWNLOAD_TIMEOUT must be a positive number"):
+        data.load("mnist", "test", download=True)
