@@ -419,13 +419,18 @@ def verify_by_hypersurfaces(
 def class_hypersurfaces(
     abm: AdjointBackMap, x: torch.Tensor, classes: torch.Tensor, k: float = K_DEFAULT
 ) -> torch.Tensor:
-    """Image parts of the RM0 hypersurfaces of one chosen class per image, for a whole batch in one backward pass."""
+    """Image parts of the RM0 hypersurfaces of one chosen class per image, for a whole batch in one backward pass.
+
+    Evaluated at z = k [x; x_b], as `AdjointBackMap.hypersurfaces` is: the bias input scales with the image
+    (for a v2 network, evaluating at (k x, x_b) would give the gradient at another point).
+    """
     x = x.to(abm.dtype)
     rows = torch.arange(x.shape[0])
+    x_b = k * abm.x_b
 
     def total(xi: torch.Tensor) -> torch.Tensor:
         """Sum over images of each image's chosen class score (images do not interact in eval mode)."""
-        return abm.units(xi, abm.layers[-1], "RM0")[rows, classes].sum()
+        return abm.units(xi, abm.layers[-1], "RM0", x_b=x_b)[rows, classes].sum()
 
     return torch.func.grad(total)(k * x).detach()
 
