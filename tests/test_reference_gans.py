@@ -77,3 +77,16 @@ def test_chapter_runs_fall_back_to_the_quick_run_when_nothing_is_stored(tmp_arti
     runs = gans.chapter_runs("quick", lambda model: {"n_steps": 3, "model": model})
     assert {m: r["origin"] for m, r in runs.items()} == {"dcgan": "quick-fallback", "sagan": "quick-fallback"}
     assert gans.chapter_runs("full", lambda model: {"n_steps": 3})["sagan"]["origin"] == "full"
+
+
+def test_summary_and_table_read_the_stored_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = {m: _record(m, gans.REFERENCE_GANS[m]) for m in ("dcgan", "sagan")}
+    for m, r in records.items():
+        r.update(train_s=600.0, _provenance={"key": "k" * 16, "date": "2026-12-01T00:00:00", "device": "cpu"})
+    monkeypatch.setattr(gans, "stored", lambda model, cfg=None: records[model] if model == "dcgan" else None)
+    summary = gans.summary()
+    assert set(summary) == {"dcgan"} and summary["dcgan"]["fid_chunk_mean"] == 120.0
+    assert summary["dcgan"]["verdict"] == "not better than the source"
+    table = gans.reference_summary()
+    assert table.loc["DCGAN", "chunk-mean FID"] == 120.0 and table.loc["SAGAN", "stored"].startswith("no")
+    assert gans.verdict("sagan", 88.0) == "better than the source"

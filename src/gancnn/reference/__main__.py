@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{'stored already' if had else 'trained now'}",
             flush=True,
         )
+    path = classifiers.write_summary(extra=gans.summary())
+    print(f"summary: {path}", flush=True)
     return 0
 
 

@@ -512,8 +512,9 @@ def reference_summary() -> Any:
     return pd.DataFrame(rows).set_index("network")
 
 
-def write_summary() -> Any:
-    """Write `artifacts/reference/summary.json`: each stored network's test accuracy beside the source's, by name."""
+def write_summary(extra: dict[str, Any] | None = None) -> Any:
+    """Write `artifacts/reference/summary.json`: each stored network's test accuracy beside the source's, by name
+    (and the `extra` entries, e.g. the reference GANs' FIDs)."""
     import json
 
     from gancnn.book.paths import artifacts_dir
@@ -532,6 +533,7 @@ def write_summary() -> Any:
                 "data_copy": rec["data_copy"],
                 "date": rec["_provenance"]["date"],
             }
+    summary.update(extra or {})
     path = artifacts_dir() / PROFILE / "summary.json"
     path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     return path

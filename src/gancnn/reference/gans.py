@@ -148,6 +148,11 @@ def ensure(model: str, device: str = "cpu", cfg: GANReferenceConfig | None = Non
     )
 
 
+def verdict(model: str, chunk_fid: float) -> str:
+    """Our chunk-mean FID against the source's, by the source's own protocol (lower is better)."""
+    return "better than the source" if chunk_fid < SOURCE_CHUNK_FID[model] else "not better than the source"
+
+
 def fid_curve(record: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(steps, FID) of the curve: 1024 generated vs 1024 test images at each point, the last from the final samples."""
     steps = np.append(np.asarray(record.get("fid_step", [])), record["n_steps"])
@@ -175,3 +180,51 @@ def fid_table(records: dict[str, dict[str, Any]]) -> Any:
             }
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def summary() -> dict[str, dict[str, Any]]:
+    """Each stored reference GAN's FIDs under both protocols beside the quoted figures (for summary.json)."""
+    out = {}
+    for model, cfg in REFERENCE_GANS.items():
+        r = stored(model, cfg)
+        if r is not None:
+            out[model] = {
+                "fid_standard": float(r["final_fid"]),
+                "n_fid": int(r["n_fid"]),
+                "fid_chunk_mean": float(r["final_chunk_fid"]),
+                "n_chunks": len(r["final_chunks"]),
+                "source_chunk_fid": SOURCE_CHUNK_FID[model],
+                "studiogan_fid": STUDIOGAN_FID[model],
+                "verdict": verdict(model, float(r["final_chunk_fid"])),
+                "steps": int(r["n_steps"]),
+                "width": cfg.width,
+                "train_s": float(r["train_s"]),
+                "entry": f"gan-{model}/{r['_provenance']['key']}",
+                "date": r["_provenance"]["date"],
+            }
+    return out
+
+
+def reference_summary() -> Any:
+    """One row per reference GAN: stored or not, schedule, both FIDs beside the quoted figures, training time."""
+    import pandas as pd
+
+    rows = []
+    for model, cfg in REFERENCE_GANS.items():
+        r = stored(model, cfg)
+        row: dict[str, Any] = {"GAN": model.upper(), "steps": cfg.n_steps, "width": cfg.width, "batch": cfg.batch_size}
+        if r is None:
+            row["stored"] = "no (run make reference)"
+        else:
+            row.update(
+                {
+                    "stored": r["_provenance"]["date"][:10],
+                    "device": r["_provenance"]["device"],
+                    "FID (10k vs 10k)": round(float(r["final_fid"]), 2),
+                    "chunk-mean FID": round(float(r["final_chunk_fid"]), 2),
+                    "source chunk FID (quoted)": SOURCE_CHUNK_FID[model],
+                    "training time (min)": round(float(r["train_s"]) / 60, 1),
+                }
+            )
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("GAN")
