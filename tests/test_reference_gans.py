@@ -81,7 +81,7 @@ def test_chapter_runs_fall_back_to_the_quick_run_when_nothing_is_stored(tmp_arti
 
 def test_summary_and_table_read_the_stored_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     records = {m: _record(m, gans.REFERENCE_GANS[m]) for m in ("dcgan", "sagan")}
-    for m, r in records.items():
+    for r in records.values():
         r.update(train_s=600.0, _provenance={"key": "k" * 16, "date": "2026-12-01T00:00:00", "device": "cpu"})
     monkeypatch.setattr(gans, "stored", lambda model, cfg=None: records[model] if model == "dcgan" else None)
     summary = gans.summary()
