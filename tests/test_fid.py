@@ -157,6 +157,9 @@ def test_real_features_are_computed_once_then_read_from_the_local_cache(tmp_arti
     first = fid.real_features(net, _Set(), "test", 8, seed=0, batch_size=4)
     second = fid.real_features(net, _Set(), "test", 8, seed=0, batch_size=4)
     assert net.calls == 1 and first.shape == (8, 12) and np.array_equal(first, second)
+    in_file_order = net(images[torch.as_tensor(data.select(_Set(), limit=8, seed=0))])
+    order = np.random.default_rng(0).permutation(8)  # the copy is sorted by class: rows come back shuffled
+    assert np.allclose(first, in_file_order[order]) and not np.allclose(first, in_file_order)
     assert (tmp_artifacts / "artifacts" / "local" / "inception-test").is_dir()
     fid.real_features(net, _Set(), "test", 8, seed=1, batch_size=4)  # another selection: another entry
-    assert net.calls == 2
+    assert net.calls == 3  # the direct call above, then this one

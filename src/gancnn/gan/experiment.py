@@ -96,6 +96,15 @@ def run_config(model: str, n_steps: int, p: Mapping[str, Any], data_copy: str) -
     }
 
 
+def step_seconds(history: list[dict[str, Any]], batch_size: int, n_critic: int) -> float:
+    """Seconds spent in D and G updates over the whole run, summed from each step's measured throughput.
+
+    Unlike the wall time of one process it also counts the steps of earlier, interrupted processes (the
+    history comes back with the checkpoint); it leaves out evaluation and checkpoint writing.
+    """
+    return float(sum(batch_size * n_critic / h["d_img_per_s"] + batch_size / h["g_img_per_s"] for h in history))
+
+
 def train_run(
     model: str,
     n_steps: int,
@@ -147,6 +156,7 @@ def train_run(
         "n_steps": n_steps,
         "n_fid": p["n_fid"],
         "train_s": train_s,
+        "step_seconds_total": step_seconds(history, p["batch_size"], setup_for(model, p).n_critic),
         "d_img_per_s": float(np.median([h["d_img_per_s"] for h in late])),
         "g_img_per_s": float(np.median([h["g_img_per_s"] for h in late])),
         "snapshot_steps": snap_steps,

@@ -175,9 +175,12 @@ def real_features_config(split: str, n: int, seed: int, data_copy: str, optimize
 def real_features(
     inception: InceptionFeatures, dataset: Any, split: str, n: int, seed: int = 0, batch_size: int = 100
 ) -> np.ndarray:
-    """(n, 2048) features of a seeded selection of real images, computed once and kept in `artifacts/local/`.
+    """(n, 2048) features of a seeded selection of real images, in a seeded random order; computed once and kept
+    in `artifacts/local/` (not committed: 10,000 features take 80 MB), so any run on this machine reuses them.
 
-    The local cache is not committed (10,000 features take 80 MB); any run on this machine reuses it.
+    The order matters for every protocol that takes the first or consecutive images: the selection comes in
+    file order, which is sorted by class, so its first 1024 test images would be 1,000 airplanes and 24
+    automobiles. The rows are therefore returned permuted (`np.random.default_rng(seed).permutation(n)`).
     """
     from gancnn import data
     from gancnn.book import cache
@@ -194,7 +197,8 @@ def real_features(
     record = cache.cached(
         "local", f"inception-{split}", config, compute, device=inception.device, data_copy=dataset.data_copy
     )
-    return np.asarray(record["features"], dtype=np.float64)
+    order = np.random.default_rng(seed).permutation(len(record["features"]))
+    return np.asarray(record["features"], dtype=np.float64)[order]
 
 
 def train_vs_test_config(n: int, chunk: int, seed: int, data_copy: str) -> dict[str, Any]:

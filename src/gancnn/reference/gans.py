@@ -44,6 +44,17 @@ SOURCE_CHUNK_FID = {"dcgan": 90.0, "sagan": 88.95}
 STUDIOGAN_FID = {"dcgan": 49.0, "sagan": 14.0}
 
 
+# Stored runs whose intermediate FID-curve points were computed against the first 1024 test images in file
+# order (1,000 airplanes and 24 automobiles: the class-sorted copy) before `fid.real_features` shuffled them.
+# Their final FIDs (both protocols) were rescored with the shuffled features; the curve needs a retraining.
+CLASS_SORTED_CURVES = {"dcgan": "c37c5d2e2fa899d3"}
+
+
+def curve_is_class_sorted(model: str, record: dict[str, Any]) -> bool:
+    """True when a stored run's intermediate curve points used the class-sorted test reference (see above)."""
+    return CLASS_SORTED_CURVES.get(model) == record.get("_provenance", {}).get("key")
+
+
 @dataclass(frozen=True)
 class GANReferenceConfig:
     """Everything that determines a reference GAN run (its cache key, with the data copy)."""
@@ -91,7 +102,11 @@ REFERENCE_GANS: dict[str, GANReferenceConfig] = {
 def cache_config(cfg: GANReferenceConfig) -> dict[str, Any]:
     """The stored run's key: the run configuration of `experiment` plus the Inception graph used."""
     copy = data.load("cifar10", "train").data_copy.copy
-    return {**experiment.run_config(cfg.model, cfg.n_steps, cfg.params(), copy), "inception": "optimized"}
+    return {
+        **experiment.run_config(cfg.model, cfg.n_steps, cfg.params(), copy),
+        "inception": "optimized",
+        "real_order": "shuffled",  # test features in a seeded random order (fid.real_features)
+    }
 
 
 def stored(model: str, cfg: GANReferenceConfig | None = None) -> dict[str, Any] | None:
