@@ -88,5 +88,6 @@ def test_summary_and_table_read_the_stored_runs(monkeypatch: pytest.MonkeyPatch)
     assert set(summary) == {"dcgan"} and summary["dcgan"]["fid_chunk_mean"] == 120.0
     assert summary["dcgan"]["verdict"] == "not better than the source"
     table = gans.reference_summary()
+    assert summary["dcgan"]["train_step_s"] == 600.0
     assert table.loc["DCGAN", "chunk-mean FID"] == 120.0 and table.loc["SAGAN", "stored"].startswith("no")
     assert gans.verdict("sagan", 88.0) == "better than the source"

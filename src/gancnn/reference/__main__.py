@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{model}: FID {record['final_fid']:.2f} ({record['n_fid']:,} vs {record['n_fid']:,} test images), "
             f"mean of {len(record['final_chunks'])} chunks of 1024: {record['final_chunk_fid']:.2f} "
-            f"(source {gans.SOURCE_CHUNK_FID[model]}), {record['train_s']:.0f} s of training, "
+            f"(source {gans.SOURCE_CHUNK_FID[model]}), {gans.training_seconds(record):.0f} s of training steps, "
             f"{'stored already' if had else 'trained now'}",
             flush=True,
         )
