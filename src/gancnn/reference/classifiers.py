@@ -513,8 +513,9 @@ def reference_summary() -> Any:
 
 
 def write_summary(extra: dict[str, Any] | None = None) -> Any:
-    """Write `artifacts/reference/summary.json`: each stored network's test accuracy beside the source's, by name
-    (and the `extra` entries, e.g. the reference GANs' FIDs)."""
+    """Write `artifacts/reference/summary/<name>.json`: each stored network's test accuracy beside the source's
+    (and the `extra` entries, e.g. the reference GANs' FIDs). One file per network, so that a reader scanning
+    files that name a model finds that model's figures only."""
     import json
 
     from gancnn.book.paths import artifacts_dir
@@ -534,6 +535,9 @@ def write_summary(extra: dict[str, Any] | None = None) -> Any:
                 "date": rec["_provenance"]["date"],
             }
     summary.update(extra or {})
-    path = artifacts_dir() / PROFILE / "summary.json"
-    path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    return path
+    folder = artifacts_dir() / PROFILE / "summary"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, entry in summary.items():
+        (folder / f"{name}.json").write_text(json.dumps({name: entry}, indent=1, sort_keys=True) + "\n")
+    (artifacts_dir() / PROFILE / "summary.json").unlink(missing_ok=True)  # the former all-in-one file
+    return folder

@@ -203,7 +203,7 @@ def training_seconds(record: dict[str, Any]) -> float:
 
 
 def summary() -> dict[str, dict[str, Any]]:
-    """Each stored reference GAN's FIDs under both protocols beside the quoted figures (for summary.json)."""
+    """Each stored reference GAN's FIDs under both protocols beside the quoted figures (for `write_summary`)."""
     out = {}
     for model, cfg in REFERENCE_GANS.items():
         r = stored(model, cfg)
