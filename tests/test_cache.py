@@ -85,3 +85,22 @@ def test_list_entries(tmp_artifacts: Path) -> None:
     cache.save("quick", "a-exp", {"a": 2}, {"x": 2}, wall_time_s=2.0)
     records = cache.list_entries("full")
     assert [r["experiment"] for r in records] == ["a-exp", "b-exp"] and records[0]["wall_time_s"] == 2.0
+
+
+def test_rekey_moves_an_entry_to_an_equivalent_config_and_keeps_its_provenance(tmp_artifacts: Path) -> None:
+    """After a knob rename the stored result answers the new config (same files, same date) and not the old one."""
+    calls, compute = _compute_counter()
+    old_cfg, new_cfg = {"fid_points": 8, "a": 1}, {"curve_points": 8, "a": 1}
+    before = cache.cached("quick", "demo", old_cfg, compute)
+    folder = cache.rekey("quick", "demo", old_cfg, new_cfg, reason="knob renamed")
+    assert cache.load("quick", "demo", old_cfg) is None
+    after = cache.cached("quick", "demo", new_cfg, compute)
+    assert len(calls) == 1 and after["_cached"] is True and folder.name == after["_provenance"]["key"]
+    assert after["_provenance"]["date"] == before["_provenance"]["date"]
+    assert after["_provenance"]["rekeyed"]["from"] == before["_provenance"]["key"]
+    assert after["_provenance"]["config"] == new_cfg and torch.equal(after["weights"]["w"], torch.ones(2, 2))
+    with pytest.raises(FileNotFoundError):
+        cache.rekey("quick", "demo", old_cfg, {"other": 1}, reason="gone")
+    cache.cached("quick", "demo", old_cfg, compute)
+    with pytest.raises(FileExistsError):
+        cache.rekey("quick", "demo", old_cfg, new_cfg, reason="would overwrite")

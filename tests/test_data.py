@@ -43,6 +43,17 @@ def test_select_and_to_tensors(offline_data: Path) -> None:
         data.select(ds, classes=[10])
 
 
+def test_to_tensors_gathers_tensor_backed_sets_like_the_per_image_path(offline_data: Path) -> None:
+    """MNIST's one-gather route gives the same uint8 images and labels as decoding image by image."""
+    ds = data.load("mnist", "test")
+    idx = np.array([5, 0, 9999, 17])
+    x, y = data.to_tensors(ds, idx)
+    assert x.shape == (4, 1, 28, 28) and x.dtype == torch.uint8
+    per_image = np.stack([data._raw_image(ds, int(i)) for i in idx])
+    np.testing.assert_array_equal(x.permute(0, 2, 3, 1).numpy(), per_image)
+    np.testing.assert_array_equal(y.numpy(), data.targets(ds)[idx])
+
+
 def test_normalize_transform_statistics(offline_data: Path) -> None:
     ds = data.load("mnist", "train", transform="normalize")
     x = torch.stack([ds[i][0] for i in range(2000)])

@@ -29,7 +29,7 @@ GAN_KNOBS = dict(
     n_fid=32,
     fid_chunk=16,
     n_fid_curve=16,
-    fid_points=2,
+    curve_points=2,
     snapshot_points=2,
 )
 

@@ -27,7 +27,7 @@ def test_reference_runs_use_the_chapter_knobs_and_full_scale_scoring() -> None:
         p = cfg.params()
         setup = experiment.setup_for(model, p)
         assert (cfg.n_train, cfg.n_fid, cfg.fid_chunk, cfg.n_fid_curve) == (50000, 10000, 1024, 1024)
-        assert cfg.fid_points >= 8 and setup.precision == "bf16" and setup.channels_last
+        assert cfg.curve_points >= 8 and setup.precision == "bf16" and setup.channels_last
         assert setup.loss == ("nonsaturating" if model == "dcgan" else "wgan-gp")
 
 

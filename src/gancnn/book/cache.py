@@ -367,6 +367,30 @@ def load(profile: str, experiment: str, config: dict[str, Any]) -> dict[str, Any
     return _load_checked(folder, config)
 
 
+def rekey(profile: str, experiment: str, old_config: dict[str, Any], new_config: dict[str, Any], reason: str) -> Path:
+    """Move a stored entry to the key of an equivalent configuration (e.g. a renamed knob), keeping its provenance.
+
+    The result files and their checksums stay as they are; the provenance gets the new configuration and key
+    and a `rekeyed` record (old key, reason, date). Fails when the old entry is absent or the new one exists.
+    """
+    old, new = entry_dir(profile, experiment, old_config), entry_dir(profile, experiment, new_config)
+    if new.exists():
+        raise FileExistsError(f"{new} exists already; delete it first or keep the old entry")
+    with _entry_lock(old):
+        if _load_locked(old, old_config) is None:
+            raise FileNotFoundError(f"no stored {experiment} entry {old.name} under profile {profile}")
+        provenance = json.loads((old / "provenance.json").read_text())
+        provenance["rekeyed"] = {
+            "from": old.name,
+            "reason": reason,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        provenance.update(key=new.name, config=_jsonable(new_config))
+        (old / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
+        os.rename(old, new)
+    return new
+
+
 def _load_checked(folder: Path, config: dict[str, Any]) -> dict[str, Any] | None:
     """Clean stale temporaries and read an entry under its swap lock (without it on a read-only copy)."""
     with _entry_lock(folder, optional=True) as locked:

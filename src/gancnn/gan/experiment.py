@@ -2,7 +2,7 @@
 
 A parameter set `p` is a mapping with the chapter's knobs (a `RunConfig` or a profile dict): `nz`,
 `width`, `batch_size`, the learning rates and betas of both families, `n_critic`, `gp_weight`, and the
-evaluation knobs `n_fid`, `fid_chunk`, `n_fid_curve`, `fid_points`, `snapshot_points`, `fid_batch`,
+evaluation knobs `n_fid`, `fid_chunk`, `n_fid_curve`, `curve_points`, `snapshot_points`, `fid_batch`,
 `checkpoint_every`, `seed`.
 """
 
@@ -33,7 +33,7 @@ RUN_KEYS = (
     "n_fid",
     "fid_chunk",
     "n_fid_curve",
-    "fid_points",
+    "curve_points",
     "snapshot_points",
 )
 
@@ -121,7 +121,7 @@ def train_run(
     seed_everything(seed)
     G, D = build_pair(model, p["nz"], p["width"], seed)
     trainer = gan.GANTrainer(G, D, train_x, train_y, setup_for(model, p), seed=seed, device=device)
-    eval_every = max(n_steps // p["fid_points"], 1)
+    eval_every = max(n_steps // p["curve_points"], 1)
     snapshot_every = max(-(-n_steps // p["snapshot_points"]), 1)
 
     def evaluate(done: int) -> dict[str, float]:

@@ -80,8 +80,10 @@ def train_cnn(
     return model.eval(), result
 
 
-def _gan_compute(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Train the GAN with the book's GANTrainer (non-saturating loss, Adam); keep fixed-noise grids over training."""
+def _gan_compute(cfg: dict[str, Any], keep_discriminator: bool = True) -> dict[str, Any]:
+    """Train the GAN with the book's GANTrainer (non-saturating loss, Adam); keep fixed-noise grids over training.
+
+    Without `keep_discriminator` only the generator's weights are returned (what the analyses use)."""
     seed_everything(cfg["seed"])
     ds = data.load("mnist", "train")
     x, y = data.to_tensors(ds, np.arange(cfg["n_train"]))
@@ -102,14 +104,17 @@ def _gan_compute(cfg: dict[str, Any]) -> dict[str, Any]:
     ckpt = runs_dir() / "checkpoints" / f"mnist-gan-{cache.config_key(cfg)}.pt"
     history = trainer.train(n_steps, checkpoint=ckpt, every=500, snapshot_every=snapshot_every, desc="MNIST GAN")
     steps = sorted(trainer.snapshots.images)
+    weights = {"gen": gen.state_dict(), **({"disc": disc.state_dict()} if keep_discriminator else {})}
     return {
-        "gen": gen.state_dict(),
-        "disc": disc.state_dict(),
+        **weights,
         "snapshots": torch.stack([trainer.snapshots.images[s][: cfg["n_grid"]] for s in steps]),
         "snapshot_steps": steps,
-        "d_loss": np.array([h["d_loss"] for h in history]),
-        "g_loss": np.array([h["g_loss"] for h in history]),
+        "d_loss": np.array([h["d_loss"] for h in history], dtype=np.float32),
+        "g_loss": np.array([h["g_loss"] for h in history], dtype=np.float32),
         "n_steps": n_steps,
+        "step_seconds_total": float(
+            sum(cfg["batch_size"] / h["d_img_per_s"] + cfg["batch_size"] / h["g_img_per_s"] for h in history)
+        ),
     }
 
 
@@ -122,6 +127,7 @@ def train_gan(
     lr: float = 2e-4,
     n_grid: int = 32,
     n_snapshots: int = 5,
+    keep_discriminator: bool = True,
 ) -> tuple[Generator, dict[str, Any]]:
     """Train (or load from the cache) the MNIST GAN; return the generator in eval mode and the result."""
     cfg = {
@@ -134,7 +140,7 @@ def train_gan(
         "n_snapshots": n_snapshots,
     }
     copy = data.load("mnist", "train").data_copy
-    result = cache.cached(profile, "mnist-gan", cfg, lambda: _gan_compute(cfg), data_copy=copy)
+    result = cache.cached(profile, "mnist-gan", cfg, lambda: _gan_compute(cfg, keep_discriminator), data_copy=copy)
     gen = Generator()
     gen.load_state_dict(result["gen"])
     return gen.eval(), result

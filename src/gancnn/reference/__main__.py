@@ -1,32 +1,36 @@
 """`python -m gancnn.reference [names...] [--device cpu|cuda]`: train the missing reference networks, in order.
 
-Names are classifiers (`vgg7`, ...) or GANs (`dcgan`, `sagan`); the default is all of them, classifiers first.
+Names are classifiers (`vgg7`, ...), GANs (`dcgan`, `sagan`), the MNIST models of the Gaussian-mixture chapter
+(`mnist-cnn`, `mnist-gan`) or the coursework's `colourization` (three networks); the default is all of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 
 from gancnn.book.params import ParameterError, resolve_device
-from gancnn.reference import classifiers, gans, verification
+from gancnn.reference import classifiers, colourization, gans, mnist, verification
+
+OTHERS = (*mnist.NAMES, "colourization")
+
+
+def write_summaries() -> Path:
+    """Write one summary file per stored reference model (classifiers, GANs, MNIST models, colourisation)."""
+    return classifiers.write_summary(extra={**gans.summary(), **mnist.summary(), **colourization.summary()})
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train (or resume) each requested network that is not stored yet; print a one-line summary each."""
     parser = argparse.ArgumentParser(prog="python -m gancnn.reference", description=__doc__)
-    parser.add_argument(
-        "names",
-        nargs="*",
-        default=[*classifiers.REFERENCE_CONFIGS, *gans.REFERENCE_GANS],
-        help=f"networks to train (default: all of {[*classifiers.REFERENCE_CONFIGS, *gans.REFERENCE_GANS]})",
-    )
+    known = [*classifiers.REFERENCE_CONFIGS, *gans.REFERENCE_GANS, *OTHERS]
+    parser.add_argument("names", nargs="*", default=known, help=f"networks to train (default: all of {known})")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     args = parser.parse_args(argv)
-    known = [*classifiers.REFERENCE_CONFIGS, *gans.REFERENCE_GANS]
     unknown = [n for n in args.names if n not in known]
     if unknown:
         print(f"error: unknown network(s) {unknown}; choose from {known}", file=sys.stderr)
@@ -67,7 +71,24 @@ def main(argv: list[str] | None = None) -> int:
             f"{'stored already' if had else 'trained now'}",
             flush=True,
         )
-    path = classifiers.write_summary(extra=gans.summary())
+    for name in (n for n in args.names if n in mnist.NAMES):
+        had = mnist.stored_cnn() if name == "mnist-cnn" else mnist.stored_gan()
+        record = mnist.ensure(name)
+        detail = f"test accuracy {100 * record['test_accuracy']:.2f}%" if name == "mnist-cnn" else "generator stored"
+        print(
+            f"{name}: {record['n_steps']:,} steps, {detail}, {record['_provenance']['wall_time_s']:.0f} s, "
+            f"{'stored already' if had is not None else 'trained now'}",
+            flush=True,
+        )
+    if "colourization" in args.names:
+        for arch, run in colourization.ensure(device).items():
+            acc, loss = colourization.final(run)
+            print(
+                f"colourization {arch}: validation pixel accuracy {100 * acc:.1f}%, loss {loss:.4f} after "
+                f"{len(run['epoch'])} epochs, {run['_provenance']['wall_time_s']:.0f} s",
+                flush=True,
+            )
+    path = write_summaries()
     print(f"summary: {path}", flush=True)
     return 0
 
