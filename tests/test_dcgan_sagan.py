@@ -63,3 +63,31 @@ def test_labels_change_the_conditional_generator_output() -> None:
     assert not torch.allclose(G(z, torch.tensor([0])), G(z, torch.tensor([5])))
     with pytest.raises(ValueError):
         one_hot(torch.tensor([10]), 10)
+
+
+def _class_offsets(D: SAGANDiscriminator, x: torch.Tensor) -> torch.Tensor:
+    """D(x, c) - D(x, 0) for every image and class: (B, 10)."""
+    with torch.no_grad():
+        scores = torch.stack([D(x, torch.full((len(x),), c)) for c in range(10)], dim=1)
+    return scores - scores[:, :1]
+
+
+def test_concatenated_label_adds_only_a_class_constant_and_projection_does_not() -> None:
+    """With the source's concat head, D(x, c) - D(x, c') is the same number for every image x, so it cancels in
+    a WGAN loss whose real and fake terms share the labels; the projection head makes it depend on x."""
+    torch.manual_seed(0)
+    x = torch.randn(6, 3, 32, 32)
+    concat, projection = SAGANDiscriminator(10, 16).eval(), SAGANDiscriminator(10, 16, conditioning="projection").eval()
+    offsets = _class_offsets(concat, x)
+    assert (offsets - offsets[:1]).abs().max() < 1e-5 and offsets[0].abs().max() > 1e-4
+    assert (_class_offsets(projection, x) - _class_offsets(projection, x)[:1]).abs().max() > 1e-3
+    real, fake, labels = torch.randn(8, 3, 32, 32), torch.randn(8, 3, 32, 32), torch.randint(10, (8,))
+    shuffled = labels[torch.randperm(8)]
+    with torch.no_grad():
+        loss = concat(fake, labels).mean() - concat(real, labels).mean()
+        other = concat(fake, shuffled).mean() - concat(real, shuffled).mean()
+    assert abs(loss - other) < 1e-5  # the critic's loss does not see which label goes with which image
+    with pytest.raises(ValueError):
+        SAGANDiscriminator(10, 16, conditioning="film")
+    with pytest.raises(ValueError):
+        projection(x, torch.full((6,), 10))

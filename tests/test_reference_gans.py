@@ -91,3 +91,40 @@ def test_summary_and_table_read_the_stored_runs(monkeypatch: pytest.MonkeyPatch)
     assert summary["dcgan"]["train_step_s"] == 600.0
     assert table.loc["DCGAN", "chunk-mean FID"] == 120.0 and table.loc["SAGAN", "stored"].startswith("no")
     assert gans.verdict("sagan", 88.0) == "better than the source"
+
+
+class _ClassPainter(torch.nn.Module):
+    """A 'generator' that writes its class into the red channel's brightness: image value (c / 9) * 2 - 1."""
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        img = -torch.ones(len(z), 3, 32, 32)
+        img[:, 0] = (y.float() / 9).view(-1, 1, 1) * 2 - 1
+        return img
+
+
+class _RedReader(torch.nn.Module):
+    """A 'classifier' that reads the class back from the mean red value of a normalised image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from gancnn.adjoint.training import SOURCE_MEAN, SOURCE_STD
+
+        red = x[:, 0].mean((1, 2)) * SOURCE_STD[0] + SOURCE_MEAN[0]  # back to [0, 1]
+        cls = (red * 9).round().long().clamp(0, 9)
+        return torch.nn.functional.one_hot(cls, 10).float()
+
+
+def test_class_agreement_is_one_for_a_faithful_pair_and_chance_for_a_constant_classifier() -> None:
+    agreement = gans.class_agreement(_ClassPainter(), _RedReader(), n_per_class=7, batch=16)
+    np.testing.assert_array_equal(agreement, np.ones(10))
+
+    class Constant(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.one_hot(torch.full((len(x),), 3), 10).float()
+
+    constant = gans.class_agreement(_ClassPainter(), Constant(), n_per_class=5)
+    assert constant[3] == 1.0 and constant.sum() == 1.0 and constant.mean() == pytest.approx(0.1)
+    images = torch.stack([torch.full((3, 32, 32), 10 * c, dtype=torch.uint8) for c in range(10)])
+    per_class = gans.per_class_accuracy(Constant(), images, torch.arange(10))
+    assert per_class.tolist() == [0.0] * 3 + [1.0] + [0.0] * 6
+    with pytest.raises(ValueError):
+        gans.class_agreement(_ClassPainter(), Constant(), n_per_class=0)

@@ -44,13 +44,21 @@ def check_model(model: str) -> None:
         raise ValueError(f"unknown GAN family {model!r}; choose one of {MODELS}")
 
 
-def build_pair(model: str, nz: int, width: int, seed: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """Fresh (G, D) of one family, initialised from a seed (SAGAN is conditional on the 10 classes)."""
+def build_pair(
+    model: str, nz: int, width: int, seed: int, conditioning: str = "concat"
+) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Fresh (G, D) of one family, initialised from a seed (SAGAN is conditional on the 10 classes; its D takes
+    the label by `conditioning`, see `gancnn.models.sagan`)."""
     check_model(model)
     torch.manual_seed(seed)
     if model == "dcgan":
         return DCGANGenerator(nz, width), DCGANDiscriminator(width)
-    return SAGANGenerator(nz, 10, width), SAGANDiscriminator(10, width)
+    return SAGANGenerator(nz, 10, width), SAGANDiscriminator(10, width, conditioning=conditioning)
+
+
+def conditioning_of(model: str, p: Mapping[str, Any]) -> dict[str, str]:
+    """The run-config entry for SAGAN's label conditioning (`sagan_conditioning`, default the source's concat)."""
+    return {"conditioning": p.get("sagan_conditioning", "concat")} if model == "sagan" else {}
 
 
 def setup_for(model: str, p: Mapping[str, Any]) -> gan.GANSetup:
@@ -93,6 +101,7 @@ def run_config(model: str, n_steps: int, p: Mapping[str, Any], data_copy: str) -
         "setup": setup_for(model, p).as_dict(),
         "copy": data_copy,
         **{k: p[k] for k in RUN_KEYS},
+        **conditioning_of(model, p),
     }
 
 
@@ -119,7 +128,7 @@ def train_run(
     """Train one GAN with checkpoints; return binned curves, the FID curve, final FIDs, snapshots and G's weights."""
     seed = p["seed"]
     seed_everything(seed)
-    G, D = build_pair(model, p["nz"], p["width"], seed)
+    G, D = build_pair(model, p["nz"], p["width"], seed, **conditioning_of(model, p))
     trainer = gan.GANTrainer(G, D, train_x, train_y, setup_for(model, p), seed=seed, device=device)
     eval_every = max(n_steps // p["curve_points"], 1)
     snapshot_every = max(-(-n_steps // p["snapshot_points"]), 1)

@@ -2,7 +2,10 @@
 
 Generator: [z, one-hot(c)] (nz + n_classes) -> dense -> 4x4x(4 ngf) -> up to 8x8 -> up to 16x16
 -> self-attention (16x16) -> up to 32x32x3 -> tanh. Discriminator (the source's table): conv to 16x16x(ndf),
-8x8x(2 ndf), self-attention (8x8), 4x4x(4 ndf), 4x4x(8 ndf), flatten, concatenate one-hot(c), dense -> one score.
+8x8x(2 ndf), self-attention (8x8), 4x4x(4 ndf), 4x4x(8 ndf), flatten, then the label enters in one of two ways:
+`conditioning="concat"` (the source's table: concatenate one-hot(c), dense -> one score) or
+`conditioning="projection"` (Miyato and Koyama 2018: dense(h) + <embed(c), h>). With concat the label only adds a
+per-class constant v_c to the score, which cancels in every loss whose real and fake terms share the labels.
 Spectral normalisation uses `torch.nn.utils.parametrizations.spectral_norm`; D has no batch norm
 (the gradient penalty is defined per sample). The attention layer is `gancnn.models.selfattention.SelfAttention2d`.
 """
@@ -15,6 +18,9 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gancnn.models.selfattention import SelfAttention2d
+
+
+CONDITIONINGS = ("concat", "projection")
 
 
 def _up(c_in: int, c_out: int) -> list[nn.Module]:
@@ -66,10 +72,12 @@ class SAGANGenerator(nn.Module):
 class SAGANDiscriminator(nn.Module):
     """Map images (B, 3, 32, 32) and labels (B,) to one critic score each; no batch norm."""
 
-    def __init__(self, n_classes: int = 10, ndf: int = 64, channels: int = 3) -> None:
-        """Build 32 -> 16 -> 8 -> attention -> 4 -> 4 -> [flatten, one-hot] -> dense."""
+    def __init__(self, n_classes: int = 10, ndf: int = 64, channels: int = 3, conditioning: str = "concat") -> None:
+        """Build 32 -> 16 -> 8 -> attention -> 4 -> 4 -> flatten -> [one-hot] dense (+ projection)."""
         super().__init__()
-        self.n_classes = n_classes
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+        self.n_classes, self.conditioning = n_classes, conditioning
         self.down = nn.Sequential(
             spectral_norm(nn.Conv2d(channels, ndf, 4, 2, 1)),
             nn.LeakyReLU(0.2),
@@ -83,7 +91,12 @@ class SAGANDiscriminator(nn.Module):
             spectral_norm(nn.Conv2d(4 * ndf, 8 * ndf, 3, 1, 1)),
             nn.LeakyReLU(0.2),
         )
-        self.head = spectral_norm(nn.Linear(8 * ndf * 4 * 4 + n_classes, 1))
+        n_features = 8 * ndf * 4 * 4
+        if conditioning == "concat":
+            self.head = spectral_norm(nn.Linear(n_features + n_classes, 1))
+        else:
+            self.head = spectral_norm(nn.Linear(n_features, 1))
+            self.embed = spectral_norm(nn.Embedding(n_classes, n_features))
 
     def forward(
         self, x: torch.Tensor, labels: torch.Tensor, return_attention: bool = False
@@ -91,5 +104,9 @@ class SAGANDiscriminator(nn.Module):
         """Return scores of shape (B,) (and the (B, 64, 64) attention map of the 8x8 layer when asked)."""
         h, beta = self.attention(self.down(x), return_attention=True)
         h = self.tail(h).flatten(1)
-        score = self.head(torch.cat([h, one_hot(labels, self.n_classes)], dim=1)).squeeze(1)
+        if self.conditioning == "concat":
+            score = self.head(torch.cat([h, one_hot(labels, self.n_classes)], dim=1)).squeeze(1)
+        else:
+            one_hot(labels, self.n_classes)  # the same range check as concat
+            score = self.head(h).squeeze(1) + (self.embed(labels.long()) * h).sum(1)
         return (score, beta) if return_attention else score

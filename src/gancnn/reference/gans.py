@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ import torch
 from gancnn import data
 from gancnn.book import cache
 from gancnn.gan import experiment, fid
+from gancnn.models.sagan import CONDITIONINGS
 
 PROFILE = "reference"
 # The chapter's optimiser knobs (book/dcgan-sagan.md): DCGAN's Adam(2e-4, 0.5), SAGAN's TTUR Adam(1e-4 / 4e-4, 0, 0.9).
@@ -76,6 +77,7 @@ class GANReferenceConfig:
     precision: str = "bf16"
     channels_last: bool = True
     seed: int = 0
+    conditioning: str = "concat"  # SAGAN's discriminator: "concat" (the source's table) or "projection"
 
     def __post_init__(self) -> None:
         """Fail at once on values that cannot run."""
@@ -86,19 +88,25 @@ class GANReferenceConfig:
                 raise ValueError(f"{knob} must be a positive int, got {value!r}")
         if self.width % 8:
             raise ValueError(f"width must be a multiple of 8 (attention divides it by 8), got {self.width}")
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
         if not 2 <= self.fid_chunk <= self.n_fid <= 10000 or self.n_fid_curve > self.n_fid:
             raise ValueError("need 2 <= fid_chunk <= n_fid <= 10000 and n_fid_curve <= n_fid")
 
     def params(self) -> dict[str, Any]:
         """The parameter mapping `gancnn.gan.experiment` reads."""
-        return {**GAN_KNOBS, **asdict(self)}
+        return {**GAN_KNOBS, **asdict(self), "sagan_conditioning": self.conditioning}
 
 
-# Steps and widths sized so that the pair trains and is scored in about 2.5 hours on 2 CPU cores.
+# Steps and widths sized so that the pair trains and is scored in about 2.5 hours on 2 CPU cores. SAGAN's
+# discriminator takes the label by projection: with the source's concatenation the label cannot condition
+# (see `gancnn.models.sagan`), which the stored concat run shows (`SOURCE_DESIGN`).
 REFERENCE_GANS: dict[str, GANReferenceConfig] = {
     "dcgan": GANReferenceConfig("dcgan", n_steps=15000, width=64),
-    "sagan": GANReferenceConfig("sagan", n_steps=15000, width=32),
+    "sagan": GANReferenceConfig("sagan", n_steps=15000, width=32, conditioning="projection"),
 }
+# The SAGAN run with the source's concatenated label: kept to show that its generator ignores the class.
+SOURCE_DESIGN = {"sagan": replace(REFERENCE_GANS["sagan"], conditioning="concat")}
 
 
 def cache_config(cfg: GANReferenceConfig) -> dict[str, Any]:
@@ -125,15 +133,26 @@ def generator(model: str, record: dict[str, Any], width: int, nz: int = 100) -> 
 
 
 def chapter_runs(profile: str, quick: Callable[[str], dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The runs a chapter analyses: on the quick profile the stored reference run of each model when present,
-    otherwise `quick(model)` (the profile's own short run). Each record gets `origin`, `width` and `n_train`."""
+    """The runs a chapter analyses: on the quick profile the stored reference run of each model when present
+    (for SAGAN, the source-design run when the projection one is missing), otherwise `quick(model)` (the
+    profile's own short run). Each record gets `origin`, `width`, `n_train`, `batch_size` and, for reference
+    runs, `conditioning`."""
     runs = {}
     for model in experiment.MODELS:
-        record = stored(model) if profile == "quick" else None
-        if record is not None:
-            cfg = REFERENCE_GANS[model]
-            record.update(origin="reference", width=cfg.width, n_train=cfg.n_train, batch_size=cfg.batch_size)
-        else:
+        record = None
+        candidates = [REFERENCE_GANS[model]] + ([SOURCE_DESIGN[model]] if model in SOURCE_DESIGN else [])
+        for cfg in candidates if profile == "quick" else []:
+            record = stored(model, cfg)
+            if record is not None:
+                record.update(
+                    origin="reference",
+                    width=cfg.width,
+                    n_train=cfg.n_train,
+                    batch_size=cfg.batch_size,
+                    conditioning=cfg.conditioning,
+                )
+                break
+        if record is None:
             record = quick(model)
             record.setdefault("origin", "quick-fallback" if profile == "quick" else profile)
         runs[model] = record
@@ -163,6 +182,53 @@ def ensure(model: str, device: str = "cpu", cfg: GANReferenceConfig | None = Non
     return cache.cached(
         PROFILE, f"gan-{model}", cache_config(cfg), lambda: train(cfg, device), device=device, data_copy=copy
     )
+
+
+@torch.no_grad()
+def class_agreement(
+    generator: torch.nn.Module,
+    classifier: torch.nn.Module,
+    n_per_class: int = 100,
+    nz: int = 100,
+    seed: int = 0,
+    n_classes: int = 10,
+    batch: int = 250,
+) -> np.ndarray:
+    """Per class c, the fraction of images generated for class c that a CIFAR-10 classifier assigns to c.
+
+    Generated images in [-1, 1] are rounded to uint8 (as a saved PNG) and normalised as the classifier's
+    training images were; chance is 1 / n_classes.
+    """
+    from gancnn.adjoint.training import normalize
+    from gancnn.gan.training import to_uint8
+
+    if n_per_class <= 0:
+        raise ValueError(f"n_per_class must be positive, got {n_per_class}")
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n_classes).repeat_interleave(n_per_class)
+    z = torch.randn(len(labels), nz, generator=gen)
+    generator.eval()
+    classifier.eval()
+    predicted = torch.cat(
+        [
+            classifier(normalize(to_uint8(generator(z[i : i + batch], labels[i : i + batch])))).argmax(1)
+            for i in range(0, len(labels), batch)
+        ]
+    )
+    hits = (predicted == labels).view(n_classes, n_per_class).double()
+    return hits.mean(1).numpy()
+
+
+@torch.no_grad()
+def per_class_accuracy(
+    classifier: torch.nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, n_classes: int = 10
+) -> np.ndarray:
+    """The classifier's accuracy on real images of each class (the ceiling for `class_agreement`)."""
+    from gancnn.adjoint.training import normalize
+
+    classifier.eval()
+    predicted = torch.cat([classifier(normalize(x_uint8[i : i + 500])).argmax(1) for i in range(0, len(y), 500)])
+    return np.array([float((predicted[y == c] == c).double().mean()) for c in range(n_classes)])
 
 
 def verdict(model: str, chunk_fid: float) -> str:
