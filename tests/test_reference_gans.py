@@ -79,6 +79,27 @@ def test_chapter_runs_fall_back_to_the_quick_run_when_nothing_is_stored(tmp_arti
     assert gans.chapter_runs("full", lambda model: {"n_steps": 3})["sagan"]["origin"] == "full"
 
 
+def test_chapter_runs_prefer_the_projection_sagan_then_the_source_design(tmp_artifacts, offline_data) -> None:
+    """SAGAN: the projection reference when stored, else the stored concat (source-design) run, else quick."""
+    from gancnn.book import cache
+
+    source_cfg, projection_cfg = gans.SOURCE_DESIGN["sagan"], gans.REFERENCE_GANS["sagan"]
+    assert (source_cfg.conditioning, projection_cfg.conditioning) == ("concat", "projection")
+    assert gans.cache_config(source_cfg) != gans.cache_config(projection_cfg)
+    cache.save("reference", "gan-sagan", gans.cache_config(source_cfg), {"n_steps": 1}, wall_time_s=1.0)
+    runs = gans.chapter_runs("quick", lambda model: {"n_steps": 3})
+    assert (runs["sagan"]["origin"], runs["sagan"]["conditioning"], runs["dcgan"]["origin"]) == (
+        "reference",
+        "concat",
+        "quick-fallback",
+    )
+    cache.save("reference", "gan-sagan", gans.cache_config(projection_cfg), {"n_steps": 2}, wall_time_s=1.0)
+    runs = gans.chapter_runs("quick", lambda model: {"n_steps": 3})
+    assert (runs["sagan"]["conditioning"], runs["sagan"]["n_steps"]) == ("projection", 2)
+    with pytest.raises(ValueError):
+        replace(projection_cfg, conditioning="film")
+
+
 def test_summary_and_table_read_the_stored_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     records = {m: _record(m, gans.REFERENCE_GANS[m]) for m in ("dcgan", "sagan")}
     for r in records.values():

@@ -61,7 +61,9 @@ def stored(copy: str | None = None, cfg: ColourReferenceConfig = REFERENCE) -> d
     """The stored runs of all three networks, or None when any is missing."""
     p, copy = params(cfg), copy or data_copy()
     runs = {arch: cache.load(PROFILE, "colourization", col.run_config(arch, p, copy)) for arch in ARCHITECTURES}
-    return None if any(r is None for r in runs.values()) else runs  # type: ignore[return-value]
+    if any(r is None for r in runs.values()):
+        return None
+    return {arch: {**run, "_cached": True} for arch, run in runs.items()}  # type: ignore[dict-item]
 
 
 def ensure(device: str = "cpu", cfg: ColourReferenceConfig = REFERENCE) -> dict[str, dict[str, Any]]:
