@@ -19,7 +19,6 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from gancnn.models.selfattention import SelfAttention2d
 
-
 CONDITIONINGS = ("concat", "projection")
 
 
