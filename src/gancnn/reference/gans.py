@@ -271,12 +271,15 @@ def training_seconds(record: dict[str, Any]) -> float:
 
 
 def summary() -> dict[str, dict[str, Any]]:
-    """Each stored reference GAN's FIDs under both protocols beside the quoted figures (for `write_summary`)."""
+    """Each stored reference GAN's FIDs under both protocols beside the quoted figures (for `write_summary`);
+    the source-design runs appear as `<model>-<conditioning>`."""
     out = {}
-    for model, cfg in REFERENCE_GANS.items():
+    runs = [(model, model, cfg) for model, cfg in REFERENCE_GANS.items()]
+    runs += [(f"{model}-{cfg.conditioning}", model, cfg) for model, cfg in SOURCE_DESIGN.items()]
+    for name, model, cfg in runs:
         r = stored(model, cfg)
         if r is not None:
-            out[model] = {
+            out[name] = {
                 "fid_standard": float(r["final_fid"]),
                 "n_fid": int(r["n_fid"]),
                 "fid_chunk_mean": float(r["final_chunk_fid"]),
@@ -286,6 +289,7 @@ def summary() -> dict[str, dict[str, Any]]:
                 "verdict": verdict(model, float(r["final_chunk_fid"])),
                 "steps": int(r["n_steps"]),
                 "width": cfg.width,
+                **({"conditioning": cfg.conditioning} if model == "sagan" else {}),
                 "train_step_s": training_seconds(r),
                 "entry": f"gan-{model}/{r['_provenance']['key']}",
                 "date": r["_provenance"]["date"],
@@ -298,9 +302,13 @@ def reference_summary() -> Any:
     import pandas as pd
 
     rows = []
-    for model, cfg in REFERENCE_GANS.items():
+    runs = [(model.upper(), model, cfg) for model, cfg in REFERENCE_GANS.items()]
+    runs += [
+        (f"{model.upper()} ({cfg.conditioning}, source design)", model, cfg) for model, cfg in SOURCE_DESIGN.items()
+    ]
+    for name, model, cfg in runs:
         r = stored(model, cfg)
-        row: dict[str, Any] = {"GAN": model.upper(), "steps": cfg.n_steps, "width": cfg.width, "batch": cfg.batch_size}
+        row: dict[str, Any] = {"GAN": name, "steps": cfg.n_steps, "width": cfg.width, "batch": cfg.batch_size}
         if r is None:
             row["stored"] = "no (run make reference)"
         else:
