@@ -1,0 +1,27 @@
+"""The bibliography's author-year labels (`_ext/authoryear_bib.py`) match the citations and are unique."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from pybtex.database import parse_file
+
+
+def _style_module(repo_root: Path):
+    """Import the Sphinx extension module from its file."""
+    spec = importlib.util.spec_from_file_location("authoryear_bib", repo_root / "_ext" / "authoryear_bib.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_labels_read_like_author_year_citations_and_are_unique(repo_root: Path) -> None:
+    style = _style_module(repo_root)
+    bib = parse_file(str(repo_root / "book" / "references.bib"))
+    assert style.author_year(bib.entries["seddik2020rmt"]) == "Seddik et al., 2020"
+    assert style.author_year(bib.entries["miyato2018projection"]) == "Miyato and Koyama, 2018"
+    labels = list(style.AuthorYearLabels().format_labels(bib.entries.values()))
+    assert len(labels) == len(set(labels)) == len(bib.entries)
+    assert all("{" not in label and "}" not in label for label in labels)
+    assert "bibtex_default_style: authoryear" in repo_root.joinpath("_config.yml").read_text()
