@@ -56,26 +56,23 @@ def _copy() -> str:
     return data.load("mnist", "train").data_copy.copy
 
 
-def stored_gan(cfg: MnistGANConfig | None = None) -> tuple[Generator, dict[str, Any]] | None:
-    """(generator in eval mode, record) of the stored reference GAN, or None when it was never trained."""
-    cfg = cfg or REFERENCE_GAN
-    record = cache.load(PROFILE, "mnist-gan", asdict(cfg))
+def _stored(experiment: str, config: dict[str, Any], model: Any, weights: str) -> tuple[Any, dict[str, Any]] | None:
+    """(model with the stored weights, in eval mode, record) of a stored reference entry, or None when absent."""
+    record = cache.load(PROFILE, experiment, config)
     if record is None:
         return None
-    gen = Generator()
-    gen.load_state_dict(record["gen"])
-    return gen.eval(), record
+    model.load_state_dict(record[weights])
+    return model.eval(), record
+
+
+def stored_gan(cfg: MnistGANConfig | None = None) -> tuple[Generator, dict[str, Any]] | None:
+    """(generator in eval mode, record) of the stored reference GAN, or None when it was never trained."""
+    return _stored("mnist-gan", asdict(cfg or REFERENCE_GAN), Generator(), "gen")
 
 
 def stored_cnn(cfg: MnistCNNConfig | None = None) -> tuple[MnistCNN, dict[str, Any]] | None:
     """(CNN in eval mode, record) of the stored reference CNN, or None when it was never trained."""
-    cfg = cfg or REFERENCE_CNN
-    record = cache.load(PROFILE, "mnist-cnn", asdict(cfg))
-    if record is None:
-        return None
-    model = MnistCNN()
-    model.load_state_dict(record["state"])
-    return model.eval(), record
+    return _stored("mnist-cnn", asdict(cfg or REFERENCE_CNN), MnistCNN(), "state")
 
 
 def ensure(name: str) -> dict[str, Any]:
