@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import sys
 
 import numpy as np
 import torch
@@ -32,3 +33,13 @@ def notice(kind: str, title: str, text: str) -> None:
     from IPython.display import HTML, display
 
     display(HTML(admonition_html(kind, title, text)))
+
+
+def glue_text(key: str, value: object, fmt: str = "") -> str:
+    """Glue `value` formatted by `fmt` as text for `{glue:text}` in the prose (inside a kernel); return the text."""
+    text = format(value, fmt) if fmt else str(value)
+    if "ipykernel" in sys.modules:
+        from myst_nb import glue
+
+        glue(key, text, display=False)
+    return text

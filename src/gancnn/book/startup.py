@@ -109,6 +109,15 @@ def inline_figures_in_kernel() -> None:
         shell.run_line_magic("matplotlib", "inline")
 
 
+def glue_quotes_in_kernel() -> None:
+    """Inside a Jupyter kernel, glue every quoted source number (`gancnn.quotes`) for the prose to paste."""
+    if "ipykernel" not in sys.modules:
+        return
+    from gancnn import quotes
+
+    quotes.glue_all()
+
+
 def quiet_known_warnings() -> None:
     """Silence warnings that torch raises internally and that say nothing about the chapter's results."""
     for category, pattern in HARMLESS_WARNINGS:
@@ -145,6 +154,7 @@ def start_chapter(
     inline_figures_in_kernel()
     plots.setup_style()
     quiet_known_warnings()
+    glue_quotes_in_kernel()
     _clock["start"] = time.perf_counter()
     return cfg
 

@@ -135,3 +135,46 @@ def reference_summary() -> Any:
             )
         rows.append(row)
     return pd.DataFrame(rows).set_index("network")
+
+
+def ledger_claims(runs: Mapping[str, Mapping[str, Any]], scale: str, anchor: str = "") -> list[Any]:
+    """Ledger claims: the quoted validation accuracies (one point of tolerance) and the ranking of the networks."""
+    from gancnn.book.ledger import Claim, within
+
+    claims = []
+    for arch, (acc, loss) in QUOTED.items():
+        if arch not in runs:
+            continue
+        ours_acc, ours_loss = final(runs[arch])
+        claims.append(
+            Claim(
+                source="csc413assignment2",
+                section="sections 4 and 5 (colourisation)",
+                claim=f"{arch} reaches the reported validation pixel accuracy",
+                source_figure=f"{100 * acc:.1f}% (loss {loss:.4f})",
+                ours=f"{100 * ours_acc:.1f}% (loss {ours_loss:.4f})",
+                scale=scale,
+                verdict=within(100 * ours_acc, 100 * acc, 1.0),
+                reason="tolerance one point of accuracy; our data is the lossy JPEG copy of CIFAR-10",
+                anchor=anchor,
+            )
+        )
+    if {"PoolUpsampleNet", "ConvTransposeNet"} <= set(runs):
+        pool, trans = final(runs["PoolUpsampleNet"])[0], final(runs["ConvTransposeNet"])[0]
+        claims.append(
+            Claim(
+                source="csc413assignment2",
+                section="sections 4 and 5 (colourisation)",
+                claim="learned upsampling (ConvTransposeNet) colourises better than pooling and fixed upsampling",
+                source_figure=f"{100 * QUOTED['ConvTransposeNet'][0]:.1f}% vs "
+                f"{100 * QUOTED['PoolUpsampleNet'][0]:.1f}%",
+                ours=f"{100 * trans:.1f}% vs {100 * pool:.1f}%",
+                scale=scale,
+                verdict="reproduced" if trans > pool else "not reproduced",
+                reason="same ordering of the validation pixel accuracies"
+                if trans > pool
+                else "the ordering of the accuracies is reversed",
+                anchor=anchor,
+            )
+        )
+    return claims
