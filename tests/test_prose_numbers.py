@@ -74,6 +74,19 @@ def test_every_pasted_key_is_glued(chapter: Path) -> None:
     assert not missing, f"{chapter.stem} pastes keys that no code cell glues: {missing}"
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_keys_pasted_from_other_pages_are_glued_there(chapter: Path) -> None:
+    text = chapter.read_text(encoding="utf-8")
+    for page, key in prose.glue_keys_from_other_pages(text):
+        other = chapter.parent / page
+        assert other.suffix == ".md" and other.exists(), f"{chapter.stem} pastes from a missing page {page}"
+        assert re.search(rf"""glue(?:_text)?\(\s*["']{re.escape(key)}["']""", code_of(other.read_text())), (
+            f"{chapter.stem} pastes {key} from {page}, which never glues it"
+        )
+        # the text role splits `key:format` at the last colon, so a key from another page needs a format
+        assert re.search(rf"::{re.escape(key)}:[^`]*`", text), f"{chapter.stem}: write {page}::{key}:s (with a format)"
+
+
 def test_quote_keys_are_unique_and_printable() -> None:
     everything = quotes.all_quotes()
     assert everything, "no quotes registered"

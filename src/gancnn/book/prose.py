@@ -212,8 +212,16 @@ def glue_keys_used(text: str) -> set[str]:
     for m in re.finditer(r"\{glue(?::\w+)?\}`([^`]+)`", text):
         key = m.group(1)
         if "::" in key:
-            continue
+            continue  # another page's key: see glue_keys_from_other_pages
         keys.add(key.split(":", 1)[0] if ":" in key else key)
     for m in re.finditer(r"```\{glue(?::\w+)?\}\s+(\S+)", text):
         keys.add(m.group(1))
     return keys
+
+
+def glue_keys_from_other_pages(text: str) -> set[tuple[str, str]]:
+    """(page file, key) of every `{glue:...}` role that pastes from another page (`page.md::key[:format]`)."""
+    found = set()
+    for m in re.finditer(r"\{glue(?::\w+)?\}`([^`]+)::([^`:]+)(?::[^`]*)?`", text):
+        found.add((m.group(1), m.group(2)))
+    return found
