@@ -124,3 +124,12 @@ def test_colourisation_claims() -> None:
     assert [c.verdict for c in claims] == ["reproduced within tolerance", "reproduced within tolerance", "reproduced"]
     runs["ConvTransposeNet"] = {"val_acc": [0.2], "val_loss": [2.2]}
     assert colourization.ledger_claims(runs, scale="x")[-1].verdict == "not reproduced"
+
+
+def test_cells_carry_their_column_and_the_summary_counts() -> None:
+    entries = [("adjoint-v1", claim()), ("dcgan-sagan", claim("corrected", "cse676project"))]
+    html = ledger.html_table(entries)
+    assert 'data-label="verdict"' in html and 'class="verdict verdict-corrected"' in html
+    summary = ledger.summary_html(entries)
+    assert summary.count("<tr>") == 4  # header, two sources, all sources
+    assert "<td>all sources</td><td>1</td><td>0</td><td>0</td><td>1</td><td>0</td><td>2</td>" in summary

@@ -111,22 +111,51 @@ def table(entries: list[tuple[str, Claim]]) -> Any:
 
 
 def html_table(entries: list[tuple[str, Claim]]) -> str:
-    """The ledger as a sortable HTML table; each claim links to the chapter section that tests it."""
+    """The ledger as a sortable HTML table; each claim links to the chapter section that tests it.
+
+    Every cell carries its column name (`data-label`), so that a narrow screen can show each claim as a card.
+    """
     import html
 
-    head = ("chapter", "source", "section", "claim", "source's figure", "ours", "scale", "verdict", "reason")
+    head = ("chapter", "claim", "verdict", "source's figure", "ours", "source, section", "scale", "reason")
     rows = []
     for chapter, c in entries:
         target = f"{chapter}.html" + (f"#{c.anchor}" if c.anchor else "")
         cells = [
             f'<a href="{html.escape(target)}">{html.escape(chapter)}</a>',
-            *(html.escape(v) for v in (c.source, c.section, c.claim, c.source_figure, c.ours, c.scale)),
-            f'<span class="verdict verdict-{c.verdict.split()[0]}">{html.escape(c.verdict)}</span>',
+            html.escape(c.claim),
+            f'<span class="verdict verdict-{c.verdict.replace(" ", "-")}">{html.escape(c.verdict)}</span>',
+            html.escape(c.source_figure),
+            html.escape(c.ours),
+            f"{html.escape(c.source)}, {html.escape(c.section)}",
+            html.escape(c.scale),
             html.escape(c.reason),
         ]
-        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+        rows.append(
+            "<tr>"
+            + "".join(f'<td data-label="{html.escape(h)}">{cell}</td>' for h, cell in zip(head, cells, strict=True))
+            + "</tr>"
+        )
     header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     return (
         '<div class="ledger-wrap"><table class="sortable ledger docutils">'
         f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def summary_html(entries: list[tuple[str, Claim]]) -> str:
+    """Counts of claims per source and verdict as a compact HTML table (a row for all sources)."""
+    import html
+
+    sources = sorted({c.source for _, c in entries})
+    head = "".join(f"<th>{html.escape(v)}</th>" for v in ("source", *VERDICTS, "all"))
+    rows = []
+    for name, picked in [*((s, [c for _, c in entries if c.source == s]) for s in sources), ("all sources", None)]:
+        claims = [c for _, c in entries] if picked is None else picked
+        counted = counts([("", c) for c in claims])
+        cells = [html.escape(name), *(str(counted[v]) for v in VERDICTS), str(len(claims))]
+        rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+    return (
+        '<div class="ledger-wrap"><table class="ledger ledger-summary docutils">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
