@@ -86,3 +86,19 @@ def test_group_norm_special_cases_and_batch_norm_running_variance() -> None:
         bn(x)
     n = 3 * 4 * 4
     assert torch.allclose(bn.running_var, x.var(dim=(0, 2, 3), unbiased=False) * n / (n - 1), atol=1e-12)
+
+
+def test_layer_norm_keeps_the_sum_of_the_weights_not_their_l1_norm() -> None:
+    from gancnn.conv.normalization import gradient_step_invariants, layer_normalized_rows
+
+    gen = torch.Generator().manual_seed(0)
+    x = 3 * torch.randn(16, 10, generator=gen, dtype=torch.float64) + 1
+    xbar = layer_normalized_rows(x)
+    assert torch.allclose(xbar.mean(1), torch.zeros(16, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(xbar.pow(2).mean(1), torch.ones(16, dtype=torch.float64), atol=1e-12)
+    ref = torch.nn.functional.layer_norm(x, (10,), eps=0.0)
+    assert torch.allclose(xbar, ref, atol=1e-12)
+    w, u = torch.randn(10, generator=gen, dtype=torch.float64), torch.randn(16, generator=gen, dtype=torch.float64)
+    change = gradient_step_invariants(x, w, u, eta=0.5)
+    assert change["sum_change"] < 1e-12
+    assert change["l1_change"] > 0.1  # the notes' claim ||w'||_1 = ||w||_1 fails

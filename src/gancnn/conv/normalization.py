@@ -69,3 +69,18 @@ def template_normalize(
     if beta is not None:
         y = y + beta.view(shape)
     return y
+
+
+def layer_normalized_rows(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """Normalize each row of an (N, d) matrix to zero mean and unit (biased) variance: layer norm without affine."""
+    centred = x - x.mean(dim=1, keepdim=True)
+    return centred / torch.sqrt(centred.pow(2).mean(dim=1, keepdim=True) + eps)
+
+
+def gradient_step_invariants(x: torch.Tensor, w: torch.Tensor, u: torch.Tensor, eta: float) -> dict[str, float]:
+    """Change of the sum and of the l1 norm of w under w' = w - eta X-bar^T u with layer-normalized rows X-bar."""
+    w_new = w - eta * layer_normalized_rows(x).T @ u
+    return {
+        "sum_change": abs(float(w_new.sum() - w.sum())),
+        "l1_change": abs(float(w_new.abs().sum() - w.abs().sum())),
+    }
