@@ -39,6 +39,7 @@ IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "display"}
 HARMLESS_WARNINGS = (
     (FutureWarning, r".*torch\.jit.*|.*functorch.*|.*torch\.func.*"),  # deprecation notices raised inside torch.func
     (UserWarning, r".*TypedStorage is deprecated.*"),
+    (Warning, r"IProgress not found.*"),  # tqdm.auto (imported by Captum) in a kernel without ipywidgets
 )
 _clock = {"start": time.perf_counter()}
 
