@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -234,3 +235,16 @@ def test_verify_by_hypersurfaces_sampled_route() -> None:
     assert out["order"] == abm.layers
     assert all(out["layers"][n]["n"] == 8 for n in abm.layers)
     assert all(out["layers"][n]["percent_within"] == 100.0 for n in abm.layers)
+
+
+def test_scale_free_error_is_the_worst_absolute_error_over_the_largest_unit() -> None:
+    stats = adjoint.LayerStats(tol=0.01, bins=np.linspace(-12, 4, 65))
+    c = torch.tensor([1e-8, 2.0, -4.0], dtype=torch.float64)
+    # the tiny unit misses 1% by far; the scale-free error stays small
+    p = c + torch.tensor([1e-7, 0.0, 2e-6], dtype=torch.float64)
+    stats.add(c, p)
+    stats.add(torch.tensor([0.5]), torch.tensor([0.5]))
+    summary = stats.summary()
+    assert summary["percent_within"] == 75.0
+    assert np.isclose(summary["scale_free_error"], 2e-6 / 4.0, rtol=1e-5)
+    assert np.isclose(summary["max_abs_err"], 2e-6, rtol=1e-5)

@@ -69,3 +69,18 @@ def test_folded_batchnorm_network_is_complete_with_fullgrad_bias_parts(images: t
         assert torch.allclose(image_part + bias_part, logits[i, k].detach(), rtol=1e-9, atol=1e-9)
         saliency = Saliency(model).attribute(images[i : i + 1], target=k, abs=False)
         assert torch.allclose((saliency * images[i : i + 1]).sum(), image_part, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["vgg7-bn", "resnet20-bn"])
+def test_fullgrad_hooks_on_the_unfolded_network_agree_with_the_folded_decomposition(name: str, images) -> None:
+    """Two routes to FullGrad's parts: hooks on the batch-norm layers (running-statistics shift) vs the folded net."""
+    from gancnn.adjoint import sanity
+
+    model = _network(name)
+    folded = folding.equivalent_model(model)
+    targets = model(images).argmax(1)
+    image, parts = sanity.fullgrad_parts(model, images, targets)
+    for i in range(len(images)):
+        image_part, bias_part = backmap.bias_gradient_decomposition(folded, images[i : i + 1], int(targets[i]))
+        assert torch.allclose(image[i].sum(), image_part, rtol=1e-9, atol=1e-9)
+        assert torch.allclose(sum(p[i].sum() for _, p in parts), bias_part, rtol=1e-9, atol=1e-9)

@@ -169,6 +169,7 @@ class LayerStats:
     bad_abs_err: list[float] = field(default_factory=list)
     bad_rel: list[float] = field(default_factory=list)
     max_abs_c: float = 0.0
+    max_abs_err: float = 0.0
     median_abs_c_parts: list[float] = field(default_factory=list)
 
     def add(self, c: torch.Tensor, p: torch.Tensor, keep: int = 2000) -> None:
@@ -181,6 +182,7 @@ class LayerStats:
         self.hist = counts if self.hist is None else self.hist + counts
         absc = c.abs().flatten().double()
         self.max_abs_c = max(self.max_abs_c, float(absc.max()))
+        self.max_abs_err = max(self.max_abs_err, float((p - c).abs().max()))
         self.median_abs_c_parts.append(float(absc.median()))
         bad = e > self.tol
         if bad.any() and len(self.bad_abs_c) < keep:
@@ -192,6 +194,12 @@ class LayerStats:
     def percent_within(self) -> float:
         """Percentage of units with |relative error| <= tol."""
         return 100.0 * self.n_within / max(self.n, 1)
+
+    def scale_free_error(self) -> float:
+        """max |p - c| / max |c| over the layer: the headline error that does not blow up at units near zero."""
+        if self.max_abs_c > 0:
+            return self.max_abs_err / self.max_abs_c
+        return 0.0 if self.max_abs_err == 0 else float("inf")
 
     def summary(self) -> dict:
         """A JSON-friendly summary."""
@@ -205,6 +213,8 @@ class LayerStats:
             "bad_abs_err": self.bad_abs_err,
             "bad_rel": self.bad_rel,
             "max_abs_c": self.max_abs_c,
+            "max_abs_err": self.max_abs_err,
+            "scale_free_error": self.scale_free_error(),
             "median_abs_c": float(np.median(self.median_abs_c_parts or [0.0])),
         }
 
@@ -435,12 +445,18 @@ def class_hypersurfaces(
     return torch.func.grad(total)(k * x).detach()
 
 
+def input_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """d logit_{targets[i]} / d x_i for a batch, by plain autograd on any module (the RM0 map of a bias-free net)."""
+    x = x.detach().clone().requires_grad_(True)
+    chosen = model(x).gather(1, targets.view(-1, 1)).sum()
+    (grad,) = torch.autograd.grad(chosen, x)
+    return grad.detach()
+
+
 def input_x_gradient(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
     """Gradient x input of one logit at x itself (plain autograd, as Captum's InputXGradient computes it)."""
-    x = x.detach().clone().requires_grad_(True)
-    out = model(x)[:, target].sum()
-    (grad,) = torch.autograd.grad(out, x)
-    return (grad * x).detach()
+    targets = torch.full((x.shape[0],), target, dtype=torch.long)
+    return input_gradient(model, x, targets) * x.detach()
 
 
 def bias_gradient_decomposition(model: nn.Module, x: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor]:

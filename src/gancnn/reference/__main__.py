@@ -1,6 +1,7 @@
 """`python -m gancnn.reference [names...] [--device cpu|cuda]`: train the missing reference networks, in order.
 
-Names are classifiers (`vgg7`, ...), GANs (`dcgan`, `sagan`), the MNIST models of the Gaussian-mixture chapter
+Names are classifiers (`vgg7`, ...), `shuffled-<classifier>` (the same network trained on shuffled labels, for
+the data-randomisation test), GANs (`dcgan`, `sagan`), the MNIST models of the Gaussian-mixture chapter
 (`mnist-cnn`, `mnist-gan`) or the coursework's `colourization` (three networks); the default is all of them.
 """
 
@@ -26,7 +27,8 @@ def write_summaries() -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Train (or resume) each requested network that is not stored yet; print a one-line summary each."""
     parser = argparse.ArgumentParser(prog="python -m gancnn.reference", description=__doc__)
-    known = [*classifiers.REFERENCE_CONFIGS, *gans.REFERENCE_GANS, *OTHERS]
+    shuffled = [f"shuffled-{n}" for n in classifiers.SHUFFLED_LABEL_CONFIGS]
+    known = [*classifiers.REFERENCE_CONFIGS, *shuffled, *gans.REFERENCE_GANS, *OTHERS]
     parser.add_argument("names", nargs="*", default=known, help=f"networks to train (default: all of {known})")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -51,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: test {record['test_acc']:.2f}% (source {record['source_test_acc']}%, "
             f"{classifiers.verdict(record['test_acc'], record['source_test_acc'])}), "
             f"{record['train_seconds_total']:.0f} s of training, {state}",
+            flush=True,
+        )
+    for name in (n.removeprefix("shuffled-") for n in args.names if n in shuffled):
+        had = classifiers.stored(name, classifiers.SHUFFLED_LABEL_CONFIGS[name]) is not None
+        record = classifiers.ensure(name, device=device, cfg=classifiers.SHUFFLED_LABEL_CONFIGS[name])
+        print(
+            f"{name} on shuffled labels: fits {record['curves']['train_acc'][-1]:.1f}% of its shuffled training "
+            f"labels, {record['test_acc']:.2f}% on the true test labels, {record['train_seconds_total']:.0f} s, "
+            f"{'stored already' if had else 'trained now'}",
             flush=True,
         )
     for name in names:

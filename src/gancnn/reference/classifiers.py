@@ -55,6 +55,7 @@ class ReferenceConfig:
     precision: str = "bf16"  # "bf16" autocast | "fp32"
     channels_last: bool = True
     seed: int = 0
+    shuffle_labels: bool = False  # the data-randomisation test: train on a seeded permutation of the labels
 
     def __post_init__(self) -> None:
         """Fail at once on values that cannot train."""
@@ -79,6 +80,24 @@ REFERENCE_CONFIGS: dict[str, ReferenceConfig] = {
     "resnet20-bn": ReferenceConfig("resnet20-bn", epochs=30, lr_max=0.2),
     "fixup-resnet20": ReferenceConfig("fixup-resnet20", epochs=10, lr_max=0.1),
     "resnet20-fixup": ReferenceConfig("resnet20-fixup", epochs=10, lr_max=0.1),
+}
+
+
+# Adebayo et al.'s data-randomisation test needs the same architecture trained on shuffled labels until it fits
+# them: no augmentation beyond flips, no label smoothing or weight decay, a 5,000-image subset so it memorises
+# within minutes. Validation and test use the true labels (about 10%: nothing is learned that generalises).
+SHUFFLED_LABEL_CONFIGS: dict[str, ReferenceConfig] = {
+    "vgg7": ReferenceConfig(
+        "vgg7",
+        epochs=60,
+        optimizer="adamw",
+        lr_max=3e-3,
+        weight_decay=0.0,
+        label_smoothing=0.0,
+        crop_padding=0,
+        n_train=5000,
+        shuffle_labels=True,
+    ),
 }
 
 
@@ -165,7 +184,7 @@ def make_optimizer(model: nn.Module, cfg: ReferenceConfig) -> torch.optim.Optimi
 
 def checkpoint_path(cfg: ReferenceConfig) -> Any:
     """Where the resumable state of a reference run lives."""
-    return runs_dir() / "checkpoints" / f"reference-{cfg.name}-{cache.config_key(asdict(cfg))}.pt"
+    return runs_dir() / "checkpoints" / f"reference-{cfg.name}-{cache.config_key(schedule_fields(cfg))}.pt"
 
 
 def train(
@@ -185,6 +204,8 @@ def train(
     tr_idx, va_idx = split_indices(cfg, len(y_all))  # the same split as the source-schedule trainer
     x_tr, y_tr = x_all[tr_idx], y_all[tr_idx]
     x_va, y_va = x_all[va_idx], y_all[va_idx]
+    if cfg.shuffle_labels:  # validation and test keep their true labels: they measure what was learned
+        y_tr = y_tr[torch.randperm(len(y_tr), generator=torch.Generator().manual_seed(cfg.seed + 7919))]
     model = build_model(cfg.name, int(y_all.max()) + 1).to(dev)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -262,6 +283,7 @@ def train(
         "device": str(dev),
         "data_copy": copy.copy,
         "source_test_acc": source_accuracy(cfg.name, cfg.dataset),
+        "shuffled_labels": cfg.shuffle_labels,
     }
 
 
@@ -288,9 +310,17 @@ def epoch_curves(history: list[dict[str, float]], steps_per_epoch: int) -> dict[
     return curves
 
 
+def schedule_fields(cfg: ReferenceConfig) -> dict[str, Any]:
+    """The fields of a schedule that key its runs (`shuffle_labels` only when set, so older keys stay valid)."""
+    fields = asdict(cfg)
+    if not fields["shuffle_labels"]:
+        del fields["shuffle_labels"]
+    return fields
+
+
 def cache_config(cfg: ReferenceConfig) -> dict[str, Any]:
     """The configuration a stored model is keyed by: the schedule plus the data copy."""
-    return {**asdict(cfg), "copy": data.load(cfg.dataset, "train", transform="pil").data_copy.copy}
+    return {**schedule_fields(cfg), "copy": data.load(cfg.dataset, "train", transform="pil").data_copy.copy}
 
 
 def stored(name: str, cfg: ReferenceConfig | None = None) -> dict[str, Any] | None:
