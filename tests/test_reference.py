@@ -168,3 +168,39 @@ def test_stored_verification_of_a_reference_network(name: str, tmp_artifacts: Pa
     assert share >= 99.0, (layer, share)
     again = verification.stored(name, n_images=30, cfg=tiny)
     assert again["layers"] == result["layers"]
+
+
+def test_shuffled_labels_key_only_the_runs_that_ask_for_them(offline_data) -> None:
+    """Stored models keep their keys (no `shuffle_labels` field unless set); a shuffled run has its own key."""
+    plain = classifiers.REFERENCE_CONFIGS["vgg7"]
+    assert "shuffle_labels" not in classifiers.cache_config(plain)
+    shuffled = classifiers.SHUFFLED_LABEL_CONFIGS["vgg7"]
+    assert shuffled.shuffle_labels and classifiers.cache_config(shuffled)["shuffle_labels"] is True
+    assert classifiers.checkpoint_path(plain) != classifiers.checkpoint_path(shuffled)
+
+
+def test_shuffled_label_training_permutes_the_training_labels_only(tmp_path: Path, monkeypatch) -> None:
+    """The trainer sees a seeded permutation of the training labels; the test labels stay true."""
+    _fake_cifar(tmp_path / "data")
+    monkeypatch.setenv("GANCNN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("GANCNN_DATA_MANIFEST", "off")
+    monkeypatch.setenv("GANCNN_RUNS", str(tmp_path / "runs"))
+    seen: list[torch.Tensor] = []
+    original = classifiers.F.cross_entropy
+
+    def spy(logits, target, **kwargs):
+        seen.append(target.clone())
+        return original(logits, target, **kwargs)
+
+    monkeypatch.setattr(classifiers.F, "cross_entropy", spy)
+    base = dict(epochs=1, batch_size=96, n_train=96, n_val=24, crop_padding=0)
+    runs = {}
+    for shuffle in (False, True):
+        seen.clear()
+        cfg = classifiers.ReferenceConfig("vgg7", shuffle_labels=shuffle, **base)
+        result = classifiers.train(cfg, progress=False)
+        runs[shuffle] = (seen[0], result)
+    plain_labels, shuffled_labels = runs[False][0], runs[True][0]
+    assert sorted(plain_labels.tolist()) == sorted(shuffled_labels.tolist())  # the same labels, permuted
+    assert not torch.equal(plain_labels, shuffled_labels)
+    assert runs[True][1]["shuffled_labels"] and not runs[False][1]["shuffled_labels"]
