@@ -8,11 +8,11 @@ STAMP := $(VENV)/.installed
 PROFILE ?= quick
 DEVICE ?= cpu
 CHAPTER ?=
-# Chapters with a full profile worth running on a GPU (make full).
-HEAVY := optimization-exercises adjoint-v1 adjoint-v2 adversarial dcgan-sagan gmm-equivalence
+# Chapters with a full profile worth running on a GPU (make full); their one home is gancnn.book.timings.
+HEAVY = $(shell $(BIN)/python -c 'from gancnn.book.timings import HEAVY_CHAPTERS; print(*HEAVY_CHAPTERS)')
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup book page test lint format run full reference clean
+.PHONY: setup book page student timings test lint format run full reference clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ page: $(STAMP)  ## make page CHAPTER=<name>: build one chapter alone into _build
 	@mkdir -p _build && printf 'format: jb-book\nroot: book/%s\n' "$(CHAPTER)" > _build/toc-$(CHAPTER).yml
 	$(BIN)/jupyter-book build . --toc _build/toc-$(CHAPTER).yml --path-output _build/page-$(CHAPTER) -n --keep-going
 	@echo "open _build/page-$(CHAPTER)/_build/html/index.html"
+
+student: $(STAMP)  ## the student edition in _build/student: each chapter with exercises as a notebook without its solutions (a stub after each exercise), and solutions/<chapter>.md
+	$(BIN)/python scripts/student.py
+
+timings: $(STAMP)  ## after `make book`: store each chapter's execution time (shown atop the chapter) in artifacts/timings/
+	$(BIN)/python -m gancnn.book.timings --write
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest

@@ -59,6 +59,30 @@ def test_identity_all_units_jvp(name: str, version: int) -> None:
         assert (p - c).abs().max() <= 1e-10 * scale, layer
 
 
+@pytest.mark.parametrize("name,version", [(n, 1) for n in V1_MODELS] + [(n, 2) for n in V2_MODELS])
+def test_verify_units_from_the_jvp_primal_equal_a_forward_pass(name: str, version: int) -> None:
+    """c = primal(z) / k equals the units of a separate forward pass at x, and the homogeneity gap is rounding."""
+    model = (V1_MODELS if version == 1 else V2_MODELS)[name]()
+    abm = AdjointBackMap(model, version=version)
+    x = images()
+    forward = abm.all_units(x)
+    for layer, (c, _) in abm.verify(x).items():
+        assert (c - forward[layer]).abs().max() <= 1e-12 * forward[layer].abs().max(), layer
+    assert abm.homogeneity_gap(x) <= 1e-12
+
+
+def test_homogeneity_gap_sees_an_activation_that_is_not_homogeneous() -> None:
+    """Swap a ReLU for ReLU6 after the checks: f(x/8)/8 and f(x) differ, and the gap says so."""
+    model = randomised(VGG7())
+    abm = AdjointBackMap(model, version=1)
+    relus = [n for n, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    parent, _, child = relus[0].rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, nn.ReLU6())
+    abm._modules = dict(model.named_modules())
+    x = 50 * images()
+    assert abm.homogeneity_gap(x) > 1e-3
+
+
 def test_jvp_reconstruction_is_not_trivial() -> None:
     """The check would fail for a wrong k-scaling point of a biased net without x_b (the bias matters)."""
     abm = AdjointBackMap(V2_MODELS["vgg7-bn"](), version=2)
@@ -163,6 +187,7 @@ def test_verify_batches_statistics() -> None:
     assert out["n_units"] == sum(v["n"] for v in out["layers"].values()) > 0
     assert all(v["percent_within"] > 99 for v in out["layers"].values())
     assert out["units_per_second"] > 0
+    assert out["method"] == "jvp primal / k" and 0 <= out["homogeneity_gap_first_batch"] <= 1e-5
 
 
 @pytest.mark.parametrize("act", [nn.Tanh(), nn.GELU(), nn.Sigmoid()])

@@ -40,6 +40,23 @@ def test_flip_crop_without_padding_only_flips() -> None:
         assert torch.equal(out[k], x[k]) or torch.equal(out[k], x[k].flip(2))
 
 
+def test_flip_crop_without_flips_keeps_every_image_upright() -> None:
+    """hflip=False with no padding is the identity; with padding, each crop matches the flipping run's draws."""
+    x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    assert torch.equal(classifiers.flip_crop(x, torch.Generator().manual_seed(0), padding=0, hflip=False), x)
+    flipped = classifiers.flip_crop(x, torch.Generator().manual_seed(0), padding=0, hflip=True)
+    assert not torch.equal(flipped, x)  # the same seed does flip some images when flips are on
+
+
+def test_hflip_keys_only_the_runs_that_turn_it_off(offline_data) -> None:
+    """The default (flips on) leaves stored keys unchanged; turning flips off gives a new key."""
+    plain = classifiers.REFERENCE_CONFIGS["vgg7"]
+    assert "hflip" not in classifiers.cache_config(plain)
+    upright = classifiers.replace(plain, hflip=False)
+    assert classifiers.cache_config(upright)["hflip"] is False
+    assert classifiers.checkpoint_path(plain) != classifiers.checkpoint_path(upright)
+
+
 @pytest.mark.parametrize(
     "bad",
     [

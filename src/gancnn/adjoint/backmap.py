@@ -280,30 +280,40 @@ class AdjointBackMap:
     def all_units(
         self, x: torch.Tensor, x_b: torch.Tensor | None = None, layers: list[str] | None = None
     ) -> dict[str, torch.Tensor]:
-        """Return the RM2 units of every conv layer (but the first) and the RM0 units of the FC layer."""
+        """Return the RM2 units of every conv layer (but the first) and the RM0 units of the FC layer.
+
+        Each chosen layer runs once, as its bias-free units plus its bias (the units are not recomputed).
+        """
         x_b = self.x_b if x_b is None else x_b
         layers = self.layers if layers is None else layers
         out: dict[str, torch.Tensor] = {}
 
-        def make_hook(name: str) -> Callable:
-            """Hook that stores one layer's units (and stops after the last wanted layer)."""
+        def make_forward(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+            """A layer's forward that stores its bias-free units (and stops after the last wanted layer)."""
+            module = self._modules[name]
+            conv = isinstance(module, nn.Conv2d)
 
-            def hook(_mod: nn.Module, args: tuple) -> None:
-                """Store, or stop when all layers are done."""
-                out[name] = units_from_input(
-                    self._modules[name],
-                    args[0],
-                    "RM0" if name == self.layers[-1] and isinstance(self._modules[name], nn.Linear) else "RM2",
-                )
+            def forward(inp: torch.Tensor) -> torch.Tensor:
+                """Units, stored; then the bias added as the layer itself would."""
+                units = units_from_input(module, inp, "RM2" if conv else "RM0")
+                out[name] = units
                 if len(out) == len(layers):
                     raise _Stop(torch.zeros(()))
+                if module.bias is None:
+                    return units
+                return units + (module.bias.view(1, -1, 1, 1) if conv else module.bias)
 
-            return hook
+            return forward
 
+        for n in layers:
+            self._modules[n].forward = make_forward(n)
         try:
-            self._forward(x, x_b, {n: make_hook(n) for n in layers})
+            self._forward(x, x_b, {})
         except _Stop:
             pass
+        finally:
+            for n in layers:
+                del self._modules[n].forward
         return {n: out[n] for n in layers}
 
     def hypersurfaces(
@@ -336,18 +346,34 @@ class AdjointBackMap:
     def verify(
         self, x: torch.Tensor, k: float = K_DEFAULT, layers: list[str] | None = None
     ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """For a batch x: true units c and reconstructions p = J(z) [x; x_b] of every layer, via one jvp."""
+        """For a batch x: units c and reconstructions p = J(z) [x; x_b] of every layer, from one jvp at z = k [x; x_b].
+
+        The jvp's primal output is the units at z, and c = primal / k: the network is positively homogeneous in
+        [x; x_b], and for a power-of-two k the division is exact. `homogeneity_gap` checks that c against a
+        separate forward pass at x.
+        """
         layers = self.layers if layers is None else layers
         x = x.to(self.dtype)
+        with torch.no_grad():
+            primal, p = jvp(self._units_of(layers), (k * x, k * self.x_b), (x, self.x_b))
+        return {n: (ci / k, pi) for n, ci, pi in zip(layers, primal, p)}
+
+    def _units_of(self, layers: list[str]) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
+        """All chosen layers' units as a function of [x; x_b] (x_b shared by the batch)."""
 
         def f(xi: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            """All layers' units as a function of [x; x_b] (x_b shared by the batch)."""
+            """The units of every chosen layer."""
             return tuple(self.all_units(xi, xb, layers).values())
 
+        return f
+
+    def homogeneity_gap(self, x: torch.Tensor, k: float = K_DEFAULT) -> float:
+        """max over layers of max |f(k [x; x_b]) / k - f([x; x_b])| / max |f([x; x_b])| (a separate forward at x)."""
+        x = x.to(self.dtype)
         with torch.no_grad():
-            c = f(x, self.x_b)
-            _, p = jvp(f, (k * x, k * self.x_b), (x, self.x_b))
-        return {n: (ci, pi) for n, ci, pi in zip(layers, c, p)}
+            at_x = self._units_of(self.layers)(x, self.x_b)
+            at_z = self._units_of(self.layers)(k * x, k * self.x_b)
+        return max(float((cz / k - cx).abs().max() / cx.abs().max().clamp_min(1e-30)) for cx, cz in zip(at_x, at_z))
 
 
 def verify_batches(
@@ -357,12 +383,19 @@ def verify_batches(
     bins: np.ndarray | None = None,
     k: float = K_DEFAULT,
 ) -> dict:
-    """Accumulate per-layer relative-error statistics over batches; time the jvp against a plain forward."""
+    """Accumulate per-layer relative-error statistics over batches; time the jvp against a plain forward.
+
+    The first batch is also checked for homogeneity (`AdjointBackMap.homogeneity_gap`, untimed): the units the
+    jvp's primal gives equal those of a separate forward pass at x.
+    """
     bins = np.linspace(-12, 4, 65) if bins is None else bins
     stats = {n: LayerStats(tol=tol, bins=bins) for n in abm.layers}
     t_jvp = t_fwd = 0.0
     n_images = 0
-    for x in batches:
+    gap = float("nan")
+    for i, x in enumerate(batches):
+        if i == 0:
+            gap = abm.homogeneity_gap(x, k=k)
         t0 = time.perf_counter()
         with torch.no_grad():
             abm.model(x.to(abm.dtype))
@@ -385,6 +418,8 @@ def verify_batches(
         "seconds_forward": t_fwd,
         "units_per_second": n_units / max(t_jvp, 1e-12),
         "verify_over_forward": t_jvp / max(t_fwd, 1e-12),
+        "method": "jvp primal / k",
+        "homogeneity_gap_first_batch": gap,
     }
 
 

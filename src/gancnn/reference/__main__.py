@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         had = classifiers.stored(name, classifiers.SHUFFLED_LABEL_CONFIGS[name]) is not None
         record = classifiers.ensure(name, device=device, cfg=classifiers.SHUFFLED_LABEL_CONFIGS[name])
         print(
-            f"{name} on shuffled labels: fits {record['curves']['train_acc'][-1]:.1f}% of its shuffled training "
-            f"labels, {record['test_acc']:.2f}% on the true test labels, {record['train_seconds_total']:.0f} s, "
-            f"{'stored already' if had else 'trained now'}",
+            f"{name} on shuffled labels: fits {record.get('train_fit_acc', float('nan')):.1f}% of its shuffled "
+            f"training labels, {record['test_acc']:.2f}% on the true test labels, "
+            f"{record['train_seconds_total']:.0f} s, {'stored already' if had else 'trained now'}",
             flush=True,
         )
     for name in names:

@@ -41,6 +41,7 @@ def verification_config(record: dict[str, Any], n_images: int) -> dict[str, Any]
         "dtype": "torch.float32",
         "batch": BATCH,
         "copy": record["data_copy"],
+        "units": "jvp primal / k",  # c from the jvp's primal (checked against a forward on the first batch)
     }
 
 
