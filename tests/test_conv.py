@@ -184,3 +184,50 @@ def test_figure_layouts_follow_the_lemmas() -> None:
             except ValueError:
                 continue
             assert drawn == expected
+
+
+def _convt_jacobian(weight: torch.Tensor, stride: int) -> torch.Tensor:
+    """d vec(ConvTranspose2d(x)) / d vec(x) on a 2 x 2 input: one row per output entry, one column per x_m."""
+    layer = nn.ConvTranspose2d(1, 1, weight.shape[-1], stride=stride, bias=False).double()
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+    return torch.func.jacrev(lambda z: layer(z.view(1, 1, 2, 2)).flatten())(torch.zeros(4, dtype=torch.float64))
+
+
+def test_stratos_stride1_transposed_example_entry() -> None:
+    """Eq. (4) of the notes: output (row 2, column 3) is w4 x2 + w2 x4 (the notes print w4 x2 + w2 x3)."""
+    w = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64).view(1, 1, 2, 2)  # weight k is tap w_k
+    jac = _convt_jacobian(w, 1)
+    notes_v = torch.tensor(  # the notes' matrix (2)
+        [
+            [1, 2, 0, 3, 4, 0, 0, 0, 0],
+            [0, 1, 2, 0, 3, 4, 0, 0, 0],
+            [0, 0, 0, 1, 2, 0, 3, 4, 0],
+            [0, 0, 0, 0, 1, 2, 0, 3, 4],
+        ],
+        dtype=torch.float64,
+    )
+    assert torch.equal(jac, notes_v.T)
+    assert jac[5].tolist() == [0.0, 4.0, 0.0, 2.0]  # w4 x2 + w2 x4: no x3 term
+
+
+def test_stratos_stride2_transposed_example_entries() -> None:
+    """Eq. (5): the top-right output is w x2 (printed w x3); x3 lands in row 7 of 9 of V^T (printed row 6)."""
+    jac = _convt_jacobian(torch.ones(1, 1, 1, 1, dtype=torch.float64), 2)
+    notes_v = torch.zeros(4, 9, dtype=torch.float64)
+    notes_v[[0, 1, 2, 3], [0, 2, 6, 8]] = 1.0  # the notes' stride-2 V (w at columns 1, 3, 7, 9)
+    assert torch.equal(jac, notes_v.T)
+    assert jac.shape[0] == 9
+    assert jac[2].tolist() == [0.0, 1.0, 0.0, 0.0]  # top-right corner: x2
+    assert jac[:, 2].nonzero().flatten().tolist() == [6]  # x3: row 7 (1-based), the bottom-left corner
+    assert jac[5].abs().sum() == 0  # row 6 is zero
+
+
+def test_stratos_conv_window_starts() -> None:
+    """Window starts 1, 1+S, 1+2S, ... count the rows of nn.Conv2d; the printed 1, S, 2S, ... does not."""
+    for side, kernel, stride, padding in itertools.product(range(3, 10), range(1, 4), range(1, 4), range(0, 2)):
+        padded = side + 2 * padding
+        starts = [i for i in range(1, padded + 1, stride) if i + kernel - 1 <= padded]
+        assert len(starts) == _torch_side(nn.Conv2d(1, 1, kernel, stride, padding), side)
+    printed = [i for i in (1, *range(2, 9, 2)) if i + 2 <= 8]  # the notes' 6 x 6, F=3, S=2, P=1 example
+    assert len(printed) == 4 != _torch_side(nn.Conv2d(1, 1, 3, 2, 1), 6) == 3

@@ -17,7 +17,7 @@ COUNTS = {
     "conv-arithmetic": (4, 4, 4),
     "gan-math": (3, 3, 1),
     "adjoint-v1": (1, 1, 0),
-    "adjoint-v2": (1, 0, 0),
+    "adjoint-v2": (1, 1, 1),
     "dcgan-sagan": (3, 0, 0),
 }
 # Sentences (or code) that occur in a chapter only inside one of its solutions
@@ -32,6 +32,7 @@ SOLUTION_SNIPPETS = {
     "conv-arithmetic": ["only odd kernels", "still not an inverse", "odd_only = [", "w_unit = torch.randn"],
     "gan-math": ["Spectral normalization divides by", "blk_count = count_parameters"],
     "adjoint-v1": ["is exact in binary floating point"],
+    "adjoint-v2": ["bias_share[name] = abs(", "entries alone does not decide it"],
 }
 
 SYNTHETIC = """\
