@@ -76,15 +76,19 @@ def test_chapter_header_adds_the_note_to_chapters_only(tmp_path: Path, monkeypat
     record.write_text(json.dumps({**RECORD, "seconds": {"gan-math": 90.0}}))
     monkeypatch.setattr(timings, "record_path", lambda root=None: record)
     chapter = ["(gan-math)=\n# GAN maths\n\n```{code-cell} ipython3\nx = 1\n```\n"]
-    chapter_header._add_note(_App(), "book/gan-math", chapter)
+    chapter_header._add_header(_App(), "book/gan-math", chapter)
     assert "# GAN maths\n\n:::{admonition} Running this chapter" in chapter[0]
     assert "about 2 minutes (90 s in the build of 2026-12-02" in chapter[0]
+    url, branch = student.repository(project_root() / "_config.yml")
+    setup = f"```{{code-cell}} ipython3\n:tags: [hide-cell]\n{student.setup_cell_source(url, branch)}\n```"
+    assert chapter[0].index(setup) < chapter[0].index("x = 1")  # the set-up cell comes before the first cell
+    assert chapter[0].count("{code-cell}") == 2
     for doc, text in (
         ("book/intro", chapter_header.__doc__ + "# T\n```{code-cell} ipython3\n```"),
         ("book/x", "# T\n"),
     ):
         source = [text]
-        chapter_header._add_note(_App(), doc, source)
+        chapter_header._add_header(_App(), doc, source)
         assert source == [text]
 
 
@@ -134,3 +138,76 @@ def test_notebook_edition_covers_every_chapter_with_code(tmp_path: Path) -> None
     assert [p.stem for p in written] == with_code
     first = nbformat.read(str(written[0]), as_version=4)
     assert first.cells[[c.cell_type for c in first.cells].index("code")].source.startswith("# Set-up for Colab")
+
+
+def test_images_get_their_caption_or_section_as_alt_text() -> None:
+    """A figure's image takes its caption; a bare output image its section title; a given alt text stays."""
+    import figure_alt
+    from docutils import nodes
+    from docutils.frontend import get_default_settings
+    from docutils.parsers.rst import Parser
+    from docutils.utils import new_document
+
+    doc = new_document("test", get_default_settings(Parser))
+    section = nodes.section("", nodes.title("", "Sample grids"))
+    figure = nodes.figure(
+        "", nodes.container("", nodes.image(uri="a.png")), nodes.caption("", "DCGAN  samples\nat step 10")
+    )
+    bare = nodes.image(uri="b.png", alt="b.png")
+    kept = nodes.image(uri="c.png", alt="A chart of FID against steps")
+    section += [figure, bare, kept]
+    doc += section
+    assert figure_alt.fill_alt_texts(doc) == 2
+    images = list(doc.findall(nodes.image))
+    assert [i["alt"] for i in images] == [
+        "DCGAN samples at step 10",
+        "Output of a code cell in section 'Sample grids'",
+        "A chart of FID against steps",
+    ]
+
+
+def test_setup_cell_clones_installs_and_moves_into_the_book_when_gancnn_is_missing(tmp_path: Path, monkeypatch) -> None:
+    """With gancnn missing, the cell clones the configured branch, installs it editable and runs from book/."""
+    import importlib.util
+    import os
+
+    calls: list[list[str]] = []
+
+    def fake_check_call(cmd: list[str]) -> int:
+        """Record the command; a clone creates the checkout's book/ folder."""
+        calls.append(cmd)
+        if cmd[:2] == ["git", "clone"]:
+            os.makedirs(os.path.join(cmd[-1], "book"))
+        return 0
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(subprocess, "check_call", fake_check_call)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gancnn" else real_find_spec(name, *a)
+    )
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("GANCNN_ROOT", str(project_root()))  # restored after the test
+    monkeypatch.chdir(tmp_path)
+    exec(student.setup_cell_source("https://github.com/fork/book", "term-2"), {})
+    root = str(tmp_path / "gans-and-cnns")
+    assert calls == [
+        ["git", "clone", "--depth", "1", "--branch", "term-2", "https://github.com/fork/book", root],
+        [sys.executable, "-m", "pip", "install", "--quiet", "-e", root],
+    ]
+    assert os.getcwd() == os.path.join(root, "book") and os.environ["GANCNN_ROOT"] == root
+    assert sys.path[0] == os.path.join(root, "src")
+    calls.clear()
+    monkeypatch.chdir(tmp_path)
+    exec(student.setup_cell_source("https://github.com/fork/book", "term-2"), {})  # a second run: no new clone
+    assert [c[:2] for c in calls] == [[sys.executable, "-m"]]
+
+
+def test_data_come_from_the_checkout_with_downloads_on(tmp_path: Path, monkeypatch) -> None:
+    """In a launched notebook (GANCNN_ROOT = the clone, nothing else set) data live in <clone>/data, downloads on."""
+    from gancnn import data
+
+    monkeypatch.setenv("GANCNN_ROOT", str(tmp_path))
+    monkeypatch.delenv("GANCNN_DATA", raising=False)
+    monkeypatch.delenv("GANCNN_DOWNLOAD", raising=False)
+    assert data.data_root() == (tmp_path / "data").resolve()
+    assert data.downloads_allowed()
