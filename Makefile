@@ -12,7 +12,7 @@ CHAPTER ?=
 HEAVY = $(shell $(BIN)/python -c 'from gancnn.book.timings import HEAVY_CHAPTERS; print(*HEAVY_CHAPTERS)')
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup book page student timings test lint format run full reference clean
+.PHONY: setup book page student timings bench test lint format run full reference clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ student: $(STAMP)  ## the student edition in _build/student: each chapter with e
 
 timings: $(STAMP)  ## after `make book`: store each chapter's execution time (shown atop the chapter) in artifacts/timings/
 	$(BIN)/python -m gancnn.book.timings --write
+
+bench: $(STAMP)  ## benchmark suite (python -m gancnn.bench [--tiny]): each figure a ratio against a baseline timed in the same process, interleaved; JSON in _build/bench/bench.json
+	$(BIN)/python -m gancnn.bench
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest
