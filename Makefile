@@ -12,7 +12,7 @@ CHAPTER ?=
 HEAVY = $(shell $(BIN)/python -c 'from gancnn.book.timings import HEAVY_CHAPTERS; print(*HEAVY_CHAPTERS)')
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup book page student timings bench test lint format run full reference clean
+.PHONY: setup book page student timings bench site-check test lint format run full reference clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ timings: $(STAMP)  ## after `make book`: store each chapter's execution time (sh
 
 bench: $(STAMP)  ## benchmark suite (python -m gancnn.bench [--tiny]): each figure a ratio against a baseline timed in the same process, interleaved; JSON in _build/bench/bench.json
 	$(BIN)/python -m gancnn.bench
+
+site-check: $(STAMP)  ## after `make book`: read every page in headless Chromium at 1280 and 390 px; name overflowing elements, MathJax errors, missing alt text, console errors, stderr boxes; screenshots in _build/screenshots
+	$(BIN)/python scripts/browser_check.py _build/html --json _build/site-check.json
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest
