@@ -79,7 +79,7 @@ REFERENCE_CONFIGS: dict[str, ReferenceConfig] = {
     "vgg7-bn": ReferenceConfig("vgg7-bn", epochs=80, lr_max=0.2),
     "vgg7": ReferenceConfig("vgg7", epochs=100, optimizer="adamw", lr_max=3e-3, weight_decay=5e-2),
     "resnet20-bn": ReferenceConfig("resnet20-bn", epochs=30, lr_max=0.2),
-    "fixup-resnet20": ReferenceConfig("fixup-resnet20", epochs=10, lr_max=0.1),
+    "fixup-resnet20": ReferenceConfig("fixup-resnet20", epochs=25, lr_max=0.1),
     "resnet20-fixup": ReferenceConfig("resnet20-fixup", epochs=10, lr_max=0.1),
 }
 
