@@ -15,7 +15,7 @@ from typing import Any
 from gancnn.book import student, timings
 from gancnn.book.paths import project_root
 
-GATHERING_PAGES = ("intro", "results", "timings", "artifacts")
+GATHERING_PAGES = ("intro", "results", "timings", "artifacts", "performance")
 CODE_CELL = "```{code-cell} ipython3"
 
 
