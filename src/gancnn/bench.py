@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from gancnn.book.timings import cpu_model
+
 DEFAULT_OUT = Path("_build") / "bench" / "bench.json"
 FID_TARGET = 1e-3  # relative FID difference between the two Inception feature sets
 VERIFY_TARGET = 2.5  # all-unit verification over one forward pass
@@ -156,17 +158,6 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     if len(x) < 2 or len(x) != len(y):
         raise ValueError(f"need two or more (x, y) pairs, got {len(x)} and {len(y)}")
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
-
-
-def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU model name from /proc/cpuinfo (platform's processor string where it is unreadable)."""
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def machine() -> dict[str, Any]:

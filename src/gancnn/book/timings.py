@@ -39,17 +39,20 @@ def record_path(root: Path | None = None) -> Path:
     return (root or project_root()) / "artifacts" / "timings" / "quick-build.json"
 
 
-def machine_description() -> str:
-    """The CPU model and core count of this machine, in words."""
-    model = platform.processor() or platform.machine()
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU model name from /proc/cpuinfo (platform's processor string where it is unreadable)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+        for line in cpuinfo.read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} CPU cores, no GPU"
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_description() -> str:
+    """The CPU model and core count of this machine, in words."""
+    return f"{cpu_model()}, {os.cpu_count()} CPU cores, no GPU"
 
 
 def make_record(seconds: dict[str, float], machine: str, date: str) -> dict[str, Any]:
