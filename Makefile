@@ -12,7 +12,7 @@ CHAPTER ?=
 HEAVY = $(shell $(BIN)/python -c 'from gancnn.book.timings import HEAVY_CHAPTERS; print(*HEAVY_CHAPTERS)')
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup book page student timings bench site-check test lint format run full reference clean
+.PHONY: setup book page student timings bench site-check vendor-mathjax test lint format run full reference clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,18 @@ bench: $(STAMP)  ## benchmark suite (python -m gancnn.bench [--tiny]): each figu
 
 site-check: $(STAMP)  ## after `make book`: read every page in headless Chromium at 1280 and 390 px; name overflowing elements, MathJax errors, missing alt text, console errors, stderr boxes; screenshots in _build/screenshots
 	$(BIN)/python scripts/browser_check.py _build/html --json _build/site-check.json
+
+MATHJAX := 4.1.3
+vendor-mathjax:  ## re-create _extra/mathjax (MathJax $(MATHJAX) and its CHTML font, from npm; needs the npm registry)
+	rm -rf _build/mathjax-npm _extra/mathjax/{tex-chtml.js,input,output,a11y,ui,fonts} && mkdir -p _build/mathjax-npm
+	cd _build/mathjax-npm && npm pack --silent mathjax@$(MATHJAX) @mathjax/mathjax-newcm-font@$(MATHJAX) >/dev/null && \
+	  mkdir mj font && tar xzf mathjax-$(MATHJAX).tgz -C mj && tar xzf mathjax-mathjax-newcm-font-$(MATHJAX).tgz -C font
+	mkdir -p _extra/mathjax/fonts/mathjax-newcm _extra/mathjax/input _extra/mathjax/output
+	cp _build/mathjax-npm/mj/package/{tex-chtml.js,LICENSE} _extra/mathjax/
+	cp -r _build/mathjax-npm/mj/package/{a11y,ui} _extra/mathjax/
+	cp -r _build/mathjax-npm/mj/package/input/tex _extra/mathjax/input/
+	cp _build/mathjax-npm/mj/package/output/chtml.js _extra/mathjax/output/
+	cp -r _build/mathjax-npm/font/package/{chtml,chtml.js,package.json} _extra/mathjax/fonts/mathjax-newcm/
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest

@@ -1,5 +1,6 @@
 // Runs in each page of the browser check (scripts/browser_check.py): every defect as {kind, element, detail}.
-() => {
+(minScale) => {
+  const MIN_SCALE = minScale ?? 0.6;  // Playwright passes null when no argument is given
   const out = [];
   const main = document.querySelector('main') || document.body;
   const column = main.querySelector('article') || main;
@@ -28,5 +29,25 @@
     if (!alt || /\.(png|svg|jpe?g|gif)$/i.test(alt) || /^(\.\.\/|_images\/|\/)/.test(alt)) out.push({kind: 'no real alt text', element: name(img), detail: alt.slice(0, 80)});
   }
   for (const el of column.querySelectorAll('.output.stderr, .output.traceback, .output.error')) out.push({kind: 'stderr or traceback in an output', element: name(el), detail: el.textContent.trim().slice(0, 80)});
+  // a figure drawn much wider than the column and shrunk to fit on a desktop: its lettering shrinks with it
+  for (const img of column.querySelectorAll('img')) {
+    const shown = img.getBoundingClientRect().width;
+    if (window.innerWidth >= 1000 && img.naturalWidth > 400 && shown > 0 && shown / img.naturalWidth < MIN_SCALE) out.push({kind: 'figure shrunk', element: name(img), detail: `drawn ${img.naturalWidth} px, shown ${Math.round(shown)} px (${Math.round(100 * shown / img.naturalWidth)}%)`});
+  }
+  // cross-reference syntax or labels that reached the reader instead of a number
+  const leaks = [/\beq\.\s*\(eq-[\w-]+\)/i, /\beq\.\s+eq\.\s*\d/i, /\{(eq|numref|ref|cite|cite:p|cite:t|glue|glue:text)\}`/, /\?\?\?/];
+  const walker = document.createTreeWalker(column, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement.closest('pre, code, script, style, .highlight, mjx-container')) continue;
+    for (const re of leaks) {
+      const m = node.textContent.match(re);
+      if (m) out.push({kind: 'raw label in the text', element: name(node.parentElement), detail: m[0]});
+    }
+  }
+  // bibliography labels must be the author-year form of the citations, not a key such as [UniversityoTCSC413cstaff22]
+  for (const el of column.querySelectorAll('div.citation span.label, dl.citation > dt, .citation-list .label')) {
+    const label = el.textContent.replace(/[\[\]\s]/g, '');
+    if (/^[A-Za-z][A-Za-z0-9]{7,}\d{2}[a-z]?$/.test(label)) out.push({kind: 'bibliography label is a key', element: name(el), detail: el.textContent.trim().slice(0, 60)});
+  }
   return out;
 }

@@ -71,6 +71,67 @@ def test_verify_units_from_the_jvp_primal_equal_a_forward_pass(name: str, versio
     assert abm.homogeneity_gap(x) <= 1e-12
 
 
+def gated_net() -> nn.Module:
+    """A small network with every gate the twin pass handles: ReLU, leaky ReLU and max pooling, with biases."""
+    torch.manual_seed(3)
+    return nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(6, 8, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.LeakyReLU(0.1),
+        nn.Conv2d(8, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8 * 4 * 4, 10),
+    ).double()
+
+
+TWIN_CASES = [(n, 1) for n in V1_MODELS] + [(n, 2) for n in V2_MODELS] + [("gated", 2)]
+
+
+@pytest.mark.parametrize("name,version", TWIN_CASES)
+def test_twin_pass_equals_the_jvp(name: str, version: int) -> None:
+    """The twin pass ([z; x] in one batch, gates from the primal half) gives the jvp's units and tangents."""
+    model = gated_net() if name == "gated" else (V1_MODELS if version == 1 else V2_MODELS)[name]()
+    abm = AdjointBackMap(model, version=version)
+    x = images()
+    twin, reference = abm.verify(x, method="twin"), abm.verify(x, method="jvp")
+    assert list(twin) == list(reference) == abm.layers
+    for layer in abm.layers:
+        (c_t, p_t), (c_j, p_j) = twin[layer], reference[layer]
+        scale = c_j.abs().max()
+        assert (c_t - c_j).abs().max() <= 1e-12 * scale, layer
+        assert (p_t - p_j).abs().max() <= 1e-12 * scale, layer
+        assert (p_t - c_t).abs().max() <= 1e-10 * scale, layer
+    assert torch.equal(model(x), model(x))  # the overrides are gone: the model runs as itself
+    assert all("forward" not in vars(m) for m in model.modules())
+
+
+def test_twin_pass_tangent_is_the_derivative_not_the_primal() -> None:
+    """Along a direction other than the input, the twin tangent is J(z) v (the jvp), not f(v): the gates are z's."""
+    model = gated_net()
+    abm = AdjointBackMap(model, version=2)
+    x = images()
+    twin = abm._twin_units(x, 0.125, abm.layers)
+    assert all(torch.equal(a, b) for a, b in zip(twin[0], twin[0]))
+    v = torch.randn_like(x)
+    f = abm._units_of(abm.layers)
+    _, tangent = torch.func.jvp(f, (0.125 * x, 0.125 * abm.x_b), (x, abm.x_b))
+    # the twin pass with the primal half at z and the tangent half at [x; x_b] reproduces the jvp along [x; x_b] ...
+    for t, j in zip(twin[1], tangent):
+        assert (t - j).abs().max() <= 1e-12 * j.abs().max()
+    # ... while a forward pass at another point v uses v's own gates, so it is not that tangent
+    at_v = f(v, abm.x_b)
+    assert any((a - j).abs().max() > 1e-3 * j.abs().max() for a, j in zip(at_v, tangent))
+
+
+def test_twin_pass_rejects_an_unknown_method() -> None:
+    """Only 'twin' and 'jvp' exist."""
+    with pytest.raises(ValueError, match="method"):
+        AdjointBackMap(gated_net(), version=2).verify(images(), method="vjp")
+
+
 def test_homogeneity_gap_sees_an_activation_that_is_not_homogeneous() -> None:
     """Swap a ReLU for ReLU6 after the checks: f(x/8)/8 and f(x) differ, and the gap says so."""
     model = randomised(VGG7())
@@ -187,7 +248,9 @@ def test_verify_batches_statistics() -> None:
     assert out["n_units"] == sum(v["n"] for v in out["layers"].values()) > 0
     assert all(v["percent_within"] > 99 for v in out["layers"].values())
     assert out["units_per_second"] > 0
-    assert out["method"] == "jvp primal / k" and 0 <= out["homogeneity_gap_first_batch"] <= 1e-5
+    assert out["method"] == adjoint.VERIFY_METHODS["twin"] and 0 <= out["homogeneity_gap_first_batch"] <= 1e-5
+    with pytest.raises(ValueError, match="method"):
+        adjoint.verify_batches(abm, [images()], method="forward")
 
 
 @pytest.mark.parametrize("act", [nn.Tanh(), nn.GELU(), nn.Sigmoid()])

@@ -231,3 +231,21 @@ def test_stratos_conv_window_starts() -> None:
         assert len(starts) == _torch_side(nn.Conv2d(1, 1, kernel, stride, padding), side)
     printed = [i for i in (1, *range(2, 9, 2)) if i + 2 <= 8]  # the notes' 6 x 6, F=3, S=2, P=1 example
     assert len(printed) == 4 != _torch_side(nn.Conv2d(1, 1, 3, 2, 1), 6) == 3
+
+
+def test_animated_png_has_one_frame_per_output_cell() -> None:
+    """The book's animation is an APNG with a frame per kernel position, looping, each frame distinct."""
+    import io
+
+    from PIL import Image, ImageChops
+
+    from gancnn.conv import figures
+
+    case = figures.Case(2, 3, 2, 1, transposed=True)
+    image = Image.open(io.BytesIO(figures.animated_png(case)))
+    assert image.format == "PNG" and image.n_frames == len(figures.kernel_positions(case)) == 9
+    assert image.info.get("loop") == 0
+    image.seek(0)
+    first = image.convert("RGB")
+    image.seek(4)
+    assert ImageChops.difference(first, image.convert("RGB")).getbbox() is not None

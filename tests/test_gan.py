@@ -110,7 +110,7 @@ def test_adam_first_step_moves_each_weight_by_its_learning_rate() -> None:
         assert (moved.median() / lr).item() == pytest.approx(1.0, abs=1e-3)
 
 
-def _trainer(seed: int = 0) -> gan.GANTrainer:
+def _trainer(seed: int = 0, ema_decay: float = 0.0) -> gan.GANTrainer:
     """A tiny DCGAN trainer on random images, initialised from a seed."""
     torch.manual_seed(seed)
     images = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
@@ -119,7 +119,7 @@ def _trainer(seed: int = 0) -> gan.GANTrainer:
         DCGANDiscriminator(ndf=8),
         images,
         torch.zeros(40),
-        gan.GANSetup(nz=16, batch_size=8),
+        gan.GANSetup(nz=16, batch_size=8, ema_decay=ema_decay),
         seed=seed,
     )
 
@@ -139,6 +139,47 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path) -> None:
     assert [h["d_loss"] for h in hist_a] == [h["d_loss"] for h in hist_b]
     assert sorted(resumed.snapshots.images) == [3, 6]
     assert torch.equal(straight.snapshots.images[6], resumed.snapshots.images[6])
+
+
+def test_generator_average_follows_its_recurrence_with_warm_up() -> None:
+    """After each G step, avg = d_t avg + (1 - d_t) G with d_t = min(decay, (1 + t) / (10 + t)); buffers too."""
+    trainer = _trainer(ema_decay=0.9)
+    expected = {k: v.clone() for k, v in trainer.G.state_dict().items()}
+    for t in range(4):
+        trainer.step(t)
+        d = min(0.9, (1 + t) / (10 + t))
+        for k, v in trainer.G.state_dict().items():
+            expected[k] = d * expected[k] + (1 - d) * v if v.is_floating_point() else v.clone()
+    assert gan.ema_decay_at(0.9, 0) == pytest.approx(0.1) and gan.ema_decay_at(0.9, 10**6) == 0.9
+    averaged = trainer.G_avg.model.state_dict()
+    assert any("running_mean" in k for k in averaged)  # batch-norm statistics are averaged as well
+    for k, v in expected.items():
+        assert torch.allclose(averaged[k].float(), v.float(), atol=1e-6), k
+    raw = trainer.G.state_dict()
+    assert any(not torch.equal(averaged[k], raw[k]) for k in raw if raw[k].is_floating_point())  # it lags G
+    assert trainer.sampling_generator is trainer.G_avg.model
+
+
+def test_generator_average_is_off_by_default_and_keeps_old_keys() -> None:
+    """Without ema_decay the trainer samples from G and the setup's dict (a cache key) has no ema entry."""
+    trainer = _trainer()
+    assert trainer.G_avg is None and trainer.sampling_generator is trainer.G
+    assert "ema_decay" not in gan.GANSetup().as_dict() and gan.GANSetup(ema_decay=0.99).as_dict()["ema_decay"] == 0.99
+    with pytest.raises(ValueError, match="ema_decay"):
+        gan.GANSetup(ema_decay=1.0)
+
+
+def test_resume_with_generator_average_is_exact(tmp_path) -> None:
+    """The average is part of the checkpoint: 4 straight steps equal 2, a restart, and 2 more."""
+    straight = _trainer(ema_decay=0.99)
+    straight.train(4, progress=False)
+    ckpt = tmp_path / "gan-ema.pt"
+    _trainer(ema_decay=0.99).train(2, checkpoint=ckpt, every=2, progress=False)
+    resumed = _trainer(ema_decay=0.99)
+    resumed.train(4, checkpoint=ckpt, every=2, progress=False)
+    for pa, pb in zip(straight.G_avg.state_dict().values(), resumed.G_avg.state_dict().values()):
+        assert torch.equal(pa, pb)
+    assert int(resumed.G_avg.updates) == 4
 
 
 def test_evaluate_hook_and_history_summary() -> None:

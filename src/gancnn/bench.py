@@ -347,14 +347,25 @@ def bench_verification(sz: Sizes) -> dict[str, Any]:
     models = {}
     for name in VERIFY_MODELS:
         abm = AdjointBackMap(verify_model(name), version=1)
-        verify_batches(abm, [batches[0][:2]])  # warm-up, untimed
-        runs = [verify_batches(abm, [x]) for x in batches]  # each interleaves one forward and one verification
+        for method in ("twin", "jvp"):
+            verify_batches(abm, [batches[0][:2]], method=method)  # warm-up, untimed
+        runs, runs_jvp = [], []
+        for x in batches:  # each call interleaves one forward and one verification; the two routes alternate
+            runs.append(verify_batches(abm, [x], method="twin"))
+            runs_jvp.append(verify_batches(abm, [x], method="jvp"))
         fwd, ver = timing([r["seconds_forward"] for r in runs]), timing([r["seconds_verify"] for r in runs])
+        fwd_jvp, ver_jvp = (
+            timing([r["seconds_forward"] for r in runs_jvp]),
+            timing([r["seconds_verify"] for r in runs_jvp]),
+        )
         over = ratio(ver, fwd)
         models[name] = {
             "forward": fwd,
             "verify": ver,
             "ratio": over,
+            "jvp_forward": fwd_jvp,
+            "jvp_verify": ver_jvp,
+            "jvp_ratio": ratio(ver_jvp, fwd_jvp),
             "units_per_batch": runs[0]["n_units"],
             "homogeneity_gap": max(r["homogeneity_gap_first_batch"] for r in runs),
             "target": VERIFY_TARGET,
@@ -363,8 +374,9 @@ def bench_verification(sz: Sizes) -> dict[str, Any]:
     return {
         "unit": "seconds per batch",
         "baseline": "one forward pass (no grad)",
-        "candidate": "AdjointBackMap(version=1).verify: all units of all layers, one jvp",
+        "candidate": "AdjointBackMap(version=1).verify: all units of all layers, one twin pass [z; x]",
         "ratio_definition": "verify.median / forward.median (verify_over_forward)",
+        "jvp_definition": "the same check by torch.func.jvp (method='jvp'): jvp_verify.median / jvp_forward.median",
         "sizes": {"batches": sz.verify_batches, "batch_size": sz.verify_batch, "image": [3, 32, 32]},
         "models": models,
     }

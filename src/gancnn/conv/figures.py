@@ -7,16 +7,16 @@ Cell kinds: 0 padding, 1 input pixel, 2 zero inserted between pixels (transposed
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.animation import FuncAnimation
-from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
+from PIL import Image
 
-from gancnn.conv.arithmetic import conv_matrix, conv_output_size, conv_transpose_output_size
+from gancnn.conv.arithmetic import conv_output_size, conv_transpose_output_size
 
 PAD, PIXEL, INSERTED = 0, 1, 2
 FACE = {PAD: "white", PIXEL: "#8fb8de", INSERTED: "white"}
@@ -124,38 +124,42 @@ def arithmetic_figure(cases: list[Case], n_positions: int = 3) -> plt.Figure:
     return fig
 
 
-def animate(case: Case, interval_ms: int = 600) -> FuncAnimation:
-    """An animation over every kernel position of a case (embed with `.to_jshtml()`)."""
+def kernel_positions(case: Case) -> list[tuple[int, int]]:
+    """Every kernel position of a case, row by row (one per output cell)."""
     layout, step = input_layout(case)
     out = (layout.shape[0] - case.kernel) // step + 1
-    positions = [(r, c) for r in range(out) for c in range(out)]
+    return [(r, c) for r in range(out) for c in range(out)]
+
+
+def draw_position(ax: plt.Axes, case: Case, position: tuple[int, int]) -> None:
+    """One frame of the animation: the panel of one kernel position, titled with its output cell."""
+    ax.clear()
+    draw_panel(ax, case, position)
+    ax.set_title(f"{case.title()}: output cell {position}", fontsize=9)
+
+
+def animate(case: Case, interval_ms: int = 600) -> FuncAnimation:
+    """An animation over every kernel position of a case (for a notebook; the book shows `animated_png`)."""
+    positions = kernel_positions(case)
     fig, ax = plt.subplots(figsize=(4.2, 2.6))
-
-    def frame(index: int) -> list:
-        """Redraw the panel for one kernel position."""
-        ax.clear()
-        draw_panel(ax, case, positions[index])
-        ax.set_title(f"{case.title()}: output cell {positions[index]}", fontsize=9)
-        return []
-
-    animation = FuncAnimation(fig, frame, frames=len(positions), interval=interval_ms)
+    animation = FuncAnimation(
+        fig, lambda i: draw_position(ax, case, positions[i]) or [], frames=len(positions), interval=interval_ms
+    )
     plt.close(fig)
     return animation
 
 
-def tap_pattern(kernel: int, in_shape: tuple[int, int, int], stride: int, padding: int) -> np.ndarray:
-    """The conv matrix of a one-channel kernel whose taps are numbered 1..F*F (0 = structural zero)."""
-    c = in_shape[0]
-    taps = torch.arange(1, kernel * kernel + 1, dtype=torch.float64).view(1, 1, kernel, kernel).expand(1, c, -1, -1)
-    return conv_matrix(taps, in_shape, stride, padding).numpy()
-
-
-def draw_sparsity(ax: plt.Axes, pattern: np.ndarray, title: str) -> None:
-    """Show a tap-numbered matrix: one colour per kernel tap, white where V is zero."""
-    n_taps = int(pattern.max())
-    colours = ["white"] + [plt.cm.tab20(i % 20) for i in range(n_taps)]
-    ax.imshow(pattern, cmap=ListedColormap(colours), vmin=-0.5, vmax=n_taps + 0.5, interpolation="nearest")
-    ax.set_title(title, fontsize=9)
-    ax.set_xlabel("input index (vec x)")
-    ax.set_ylabel("output index")
-    ax.grid(False)
+def animated_png(case: Case, interval_ms: int = 700, dpi: int = 110) -> bytes:
+    """The animation as one looping animated PNG (APNG): shown as an ordinary image, so it takes a figure number,
+    caption and alt text, and needs no script or icon font."""
+    fig, ax = plt.subplots(figsize=(4.2, 2.6))
+    frames = []
+    for position in kernel_positions(case):
+        draw_position(ax, case, position)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        frames.append(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    plt.close(fig)
+    out = io.BytesIO()
+    frames[0].save(out, format="PNG", save_all=True, append_images=frames[1:], duration=interval_ms, loop=0)
+    return out.getvalue()

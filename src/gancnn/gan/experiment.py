@@ -76,6 +76,7 @@ def setup_for(model: str, p: Mapping[str, Any]) -> gan.GANSetup:
             beta2=p["dcgan_beta2"],
             precision=p.get("precision", "fp32"),
             channels_last=p.get("channels_last", False),
+            ema_decay=p.get("ema_decay", 0.0),
         )
     return gan.GANSetup(
         loss="wgan-gp",
@@ -90,6 +91,7 @@ def setup_for(model: str, p: Mapping[str, Any]) -> gan.GANSetup:
         gp_weight=p["gp_weight"],
         precision=p.get("precision", "fp32"),
         channels_last=p.get("channels_last", False),
+        ema_decay=p.get("ema_decay", 0.0),
     )
 
 
@@ -157,7 +159,16 @@ def train_run(
     chunk_mean, chunks = fid.chunked_fid(feats, real_features, p["fid_chunk"])
     late = history[len(history) // 10 :]
     snap_steps = sorted(trainer.snapshots.images)
+    averaged = {}
+    if trainer.G_avg is not None:  # what the average bought: G's own first chunk beside the average's
+        raw, _ = trainer.sample_random(p["fid_chunk"], seed=seed + 10**6, generator=G)
+        raw_feats = inception(raw, p["fid_batch"], desc=f"{model} raw-G features")
+        averaged = {
+            "raw_chunk_fid": fid.fid_from_features(raw_feats, real_features[: p["fid_chunk"]]),
+            "ema_decay": trainer.setup.ema_decay,
+        }
     return {
+        **averaged,
         **gan.summarize_history(history),
         "final_fid": fid.fid_from_features(feats, real_features),
         "final_chunk_fid": chunk_mean,
@@ -171,5 +182,5 @@ def train_run(
         "snapshot_steps": snap_steps,
         "snapshots": torch.stack([trainer.snapshots.images[s] for s in snap_steps]).numpy(),
         "final_samples": fake[:64].numpy(),
-        "generator": {k: v.cpu() for k, v in G.state_dict().items()},
+        "generator": {k: v.cpu() for k, v in trainer.sampling_generator.state_dict().items()},
     }

@@ -5,10 +5,15 @@ the gradient penalty of Gulrajani et al. (lambda * E[(||grad_xhat D(xhat)|| - 1)
 interpolates between real and generated images). `GANTrainer.step(i)` does `n_critic` D updates and one
 G update, times both (images per second), and can call an evaluation hook (FID) and keep fixed-noise
 sample grids; every state lives in the run_loop checkpoint, so an interrupted run resumes exactly.
+With `ema_decay` > 0 the trainer also keeps an exponential moving average of the generator's weights and
+buffers (Yazici et al. 2019; the average BigGAN and StyleGAN sample from), updated after every G step with
+the warm-up decay min(ema_decay, (1 + t) / (10 + t)); samples, FIDs and the stored generator are then the
+average's.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -77,6 +82,7 @@ class GANSetup:
     gp_weight: float = 10.0
     precision: str = "fp32"  # "bf16": autocast the forward passes of training steps (sampling stays fp32)
     channels_last: bool = False  # NHWC memory layout for both networks and their inputs
+    ema_decay: float = 0.0  # 0: sample from G itself; in (0, 1): sample from the moving average of G
 
     def __post_init__(self) -> None:
         """Fail fast on settings the trainer cannot run."""
@@ -89,10 +95,43 @@ class GANSetup:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.lr_g <= 0 or self.lr_d <= 0 or self.gp_weight < 0 or self.n_classes < 0:
             raise ValueError("learning rates must be positive, gp_weight and n_classes non-negative")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
 
     def as_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict (for cache keys)."""
-        return asdict(self)
+        """Return a JSON-friendly dict (for cache keys; `ema_decay` only when on, so older keys hold)."""
+        fields = asdict(self)
+        if not fields["ema_decay"]:
+            del fields["ema_decay"]
+        return fields
+
+
+def ema_decay_at(decay: float, t: int) -> float:
+    """The moving average's decay after t updates: min(decay, (1 + t) / (10 + t)), so early weights fade fast."""
+    return min(decay, (1.0 + t) / (10.0 + t))
+
+
+class GeneratorAverage(nn.Module):
+    """An exponential moving average of a generator's floating-point weights and buffers (integers copied)."""
+
+    def __init__(self, generator: nn.Module, decay: float) -> None:
+        """Start as a frozen copy of the generator."""
+        super().__init__()
+        self.model = copy.deepcopy(generator).eval().requires_grad_(False)
+        self.decay = decay
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, generator: nn.Module) -> None:
+        """avg <- d * avg + (1 - d) * G entry by entry, with d = ema_decay_at(decay, updates)."""
+        d = ema_decay_at(self.decay, int(self.updates))
+        source = generator.state_dict()
+        for name, avg in self.model.state_dict().items():
+            if avg.is_floating_point():
+                avg.lerp_(source[name].to(avg.dtype), 1.0 - d)
+            else:
+                avg.copy_(source[name])
+        self.updates += 1
 
 
 class Snapshots:
@@ -148,6 +187,7 @@ class GANTrainer:
         betas = (setup.beta1, setup.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=setup.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=setup.lr_d, betas=betas)
+        self.G_avg = GeneratorAverage(self.G, setup.ema_decay) if setup.ema_decay else None
         self.sampler = StepSampler(len(images), setup.batch_size, seed=seed)
         self.snapshots = Snapshots()
         gen = torch.Generator().manual_seed(seed + 12345)
@@ -164,10 +204,18 @@ class GANTrainer:
         """True when G and D take class labels."""
         return self.setup.n_classes > 0
 
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Run G on noise (and labels when conditional)."""
+    def generate(
+        self, z: torch.Tensor, labels: torch.Tensor | None = None, generator: nn.Module | None = None
+    ) -> torch.Tensor:
+        """Run G (or another generator of the same family) on noise (and labels when conditional)."""
+        G = self.G if generator is None else generator
         z = z.to(self.device)
-        return self.G(z, labels.to(self.device)) if self.conditional else self.G(z)
+        return G(z, labels.to(self.device)) if self.conditional else G(z)
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator samples come from: the moving average when kept, else G."""
+        return self.G if self.G_avg is None else self.G_avg.model
 
     def critic(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Run D on images (and labels when conditional)."""
@@ -219,6 +267,8 @@ class GANTrainer:
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
+        if self.G_avg is not None:
+            self.G_avg.update(self.G)
         return {"g_loss": loss.item()}
 
     def step(self, i: int) -> dict[str, float]:
@@ -236,17 +286,22 @@ class GANTrainer:
         return metrics
 
     @torch.no_grad()
-    def sample(self, z: torch.Tensor, labels: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-        """Generate uint8 images in eval mode (batch-norm running statistics) for given noise and labels."""
-        self.G.eval()
+    def sample(
+        self, z: torch.Tensor, labels: torch.Tensor, batch_size: int = 256, generator: nn.Module | None = None
+    ) -> torch.Tensor:
+        """Generate uint8 images in eval mode (batch-norm running statistics) for given noise and labels, from
+        `sampling_generator` unless another generator is given."""
+        G = self.sampling_generator if generator is None else generator
+        was_training = G.training
+        G.eval()
         out = [
-            to_uint8(self.generate(z[s : s + batch_size], labels[s : s + batch_size]))
+            to_uint8(self.generate(z[s : s + batch_size], labels[s : s + batch_size], G))
             for s in range(0, len(z), batch_size)
         ]
-        self.G.train()
+        G.train(was_training)
         return torch.cat(out)
 
-    def sample_random(self, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_random(self, n: int, seed: int, generator: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate n uint8 images from noise and uniform labels drawn with their own seeded generator."""
         gen = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.setup.nz, generator=gen)
@@ -255,11 +310,14 @@ class GANTrainer:
             if self.conditional
             else torch.zeros(n, dtype=torch.long)
         )
-        return self.sample(z, labels), labels
+        return self.sample(z, labels, generator=generator), labels
 
     def objects(self) -> dict[str, Any]:
         """Everything whose state a checkpoint must hold."""
-        return {"G": self.G, "D": self.D, "opt_g": self.opt_g, "opt_d": self.opt_d, "snapshots": self.snapshots}
+        objects = {"G": self.G, "D": self.D, "opt_g": self.opt_g, "opt_d": self.opt_d, "snapshots": self.snapshots}
+        if self.G_avg is not None:
+            objects["G_avg"] = self.G_avg
+        return objects
 
     def train(
         self,

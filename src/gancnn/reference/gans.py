@@ -78,6 +78,7 @@ class GANReferenceConfig:
     channels_last: bool = True
     seed: int = 0
     conditioning: str = "concat"  # SAGAN's discriminator: "concat" (the source's table) or "projection"
+    ema_decay: float = 0.0  # > 0: sample from a moving average of G's weights (`gancnn.gan.training`)
 
     def __post_init__(self) -> None:
         """Fail at once on values that cannot run."""
