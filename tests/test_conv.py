@@ -249,3 +249,19 @@ def test_animated_png_has_one_frame_per_output_cell() -> None:
     first = image.convert("RGB")
     image.seek(4)
     assert ImageChops.difference(first, image.convert("RGB")).getbbox() is not None
+
+
+def test_tap_pattern_numbers_each_kernel_tap_and_draws() -> None:
+    """Each row of the tap-numbered conv matrix holds every tap 1..F*F once (no padding: F=2, S=1 on 3x3)."""
+    import matplotlib.pyplot as plt
+
+    from gancnn.conv import figures
+
+    pattern = figures.tap_pattern(2, (1, 3, 3), 1, 0)
+    assert pattern.shape == (4, 9)
+    for row in pattern:
+        assert sorted(row[row > 0].astype(int).tolist()) == [1, 2, 3, 4]
+    fig, ax = plt.subplots()
+    figures.draw_sparsity(ax, pattern, "F=2")
+    assert ax.get_title() == "F=2" and len(ax.images) == 1
+    plt.close(fig)

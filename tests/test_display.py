@@ -20,3 +20,15 @@ def test_admonition_escapes_text_and_checks_kind() -> None:
     assert 'class="admonition warning"' in out and "&lt;networks&gt;" in out and "a &amp; b" in out
     with pytest.raises(ValueError):
         admonition_html("shout", "t", "x")
+
+
+def test_fit_caps_the_width_and_keeps_the_aspect() -> None:
+    """A figure wider than MAX_FIGURE_INCHES shrinks as a whole; narrower ones are untouched; a 1:1 page at DPI."""
+    from gancnn.book import plots
+
+    assert plots.fit(6.0, 3.0) == (6.0, 3.0)
+    w, h = plots.fit(14.0, 5.2)
+    assert w == plots.MAX_FIGURE_INCHES and h == pytest.approx(5.2 * plots.MAX_FIGURE_INCHES / 14.0)
+    assert plots.MAX_FIGURE_INCHES * plots.DPI * 0.6 <= 688 < plots.MAX_FIGURE_INCHES * plots.DPI  # >= 60% on the page
+    with pytest.raises(ValueError):
+        plots.fit(0, 3)

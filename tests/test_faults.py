@@ -1,4 +1,4 @@
-"""Fault injection: concurrent and killed cache writers, stale temporaries, bad YAML, failed chapter runs.
+"""Fault injection: concurrent and killed cache writers, stale temporaries, checkpoints, bad YAML, failed runs.
 
 The cache workers run in forked processes (no torch work in them, so no thread pool is inherited in use);
 each writes a small JSON report that the test reads back, so a crash or a hang shows as a clear failure.
@@ -9,17 +9,21 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+import torch
 
 from gancnn.book import cache, params
 from gancnn.book.params import ParameterError
+from gancnn.train import run_loop
 
 FORK = mp.get_context("fork")
 CONFIG = {"a": 1, "tag": "race"}
@@ -240,6 +244,73 @@ def test_compute_reentering_its_own_entry_fails_instead_of_hanging(tmp_artifacts
         cache.cached("quick", "race", CONFIG, compute)
 
 
+# --- training checkpoints inside cached() -------------------------------------------------------------------
+
+N_STEPS = 4
+
+
+def _training(checkpoint: Path, steps_run: list[int], fail: bool = False) -> Callable[[], dict]:
+    """A compute() training with run_loop on a checkpoint, logging the steps that ran; `fail` raises after it."""
+
+    def compute() -> dict:
+        step = lambda i: steps_run.append(i) or {"v": float(i)}  # noqa: E731
+        history = run_loop(
+            step, N_STEPS, {"lin": torch.nn.Linear(2, 1)}, checkpoint=checkpoint, every=2, progress=False
+        )
+        if fail:
+            raise RuntimeError("the final evaluation failed")
+        return {"v": [h["v"] for h in history]}
+
+    return compute
+
+
+def test_stored_result_ends_its_checkpoint_so_a_deleted_entry_is_recomputed(tmp_artifacts: Path) -> None:
+    checkpoint = tmp_artifacts / "runs" / "checkpoints" / "train.pt"
+    first, again = [], []
+    assert cache.cached("quick", "train", CONFIG, _training(checkpoint, first))["v"] == [0.0, 1.0, 2.0, 3.0]
+    assert first == [0, 1, 2, 3] and not checkpoint.exists(), "the stored result's checkpoint was kept"
+    shutil.rmtree(cache.entry_dir("quick", "train", CONFIG))  # what a corruption error tells the reader to do
+    out = cache.cached("quick", "train", CONFIG, _training(checkpoint, again))
+    assert again == [0, 1, 2, 3], "a finished checkpoint stood in for the recomputation"
+    assert "resumed_from_step" not in out["_provenance"] and not checkpoint.exists()
+
+
+def test_failed_compute_keeps_its_checkpoint_and_the_retry_records_the_resume(tmp_artifacts: Path) -> None:
+    checkpoint = tmp_artifacts / "runs" / "checkpoints" / "train.pt"
+    first, retry = [], []
+    with pytest.raises(RuntimeError, match="final evaluation"):
+        cache.cached("quick", "train", CONFIG, _training(checkpoint, first, fail=True))
+    assert first == [0, 1, 2, 3] and checkpoint.exists(), "a failed computation lost its finished training"
+    out = cache.cached("quick", "train", CONFIG, _training(checkpoint, retry))
+    assert retry == [] and out["v"] == [0.0, 1.0, 2.0, 3.0]
+    assert out["_provenance"]["resumed_from_step"] == N_STEPS and not checkpoint.exists()
+    assert cache.load("quick", "train", CONFIG)["_provenance"]["resumed_from_step"] == N_STEPS
+
+
+def test_nested_cached_deletes_only_its_own_checkpoints(tmp_artifacts: Path) -> None:
+    outer_ckpt, inner_ckpt = tmp_artifacts / "outer.pt", tmp_artifacts / "inner.pt"
+    seen = {}
+
+    def outer() -> dict:
+        _training(outer_ckpt, [])()
+        cache.cached("quick", "inner", CONFIG, _training(inner_ckpt, []))
+        seen.update(outer=outer_ckpt.exists(), inner=inner_ckpt.exists())
+        return {"x": 1}
+
+    cache.cached("quick", "outer", CONFIG, outer)
+    assert seen == {"outer": True, "inner": False}, "each computation must delete exactly its own checkpoints"
+    assert not outer_ckpt.exists()
+
+
+def test_dead_writers_checkpoint_temporaries_are_removed_when_a_loop_starts(tmp_path: Path) -> None:
+    checkpoint, dead = tmp_path / "c.pt", _dead_pid()
+    leftovers = {name: tmp_path / name for name in (f"c.pt.tmp{dead}", f"c.pt.tmp{os.getpid()}", f"d.pt.tmp{dead}")}
+    for path in leftovers.values():
+        path.write_bytes(b"half a checkpoint")
+    run_loop(lambda i: {}, 0, {"lin": torch.nn.Linear(2, 1)}, checkpoint=checkpoint, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"c.pt.tmp{os.getpid()}", f"d.pt.tmp{dead}"]
+
+
 # --- YAML and parameter files -----------------------------------------------------------------------------
 
 
@@ -281,6 +352,34 @@ def test_failed_run_keeps_the_last_good_notebook(tmp_artifacts: Path, offline_da
         o.get("ename") == "ParameterError" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )
     assert sorted(p.name for p in runs.iterdir()) == [failed.name, good.name], "temporaries left in runs/"
+
+
+def test_killed_runs_notebooks_are_removed_when_a_run_starts(
+    tmp_artifacts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import papermill
+
+    from gancnn.book.runner import remove_stale_notebooks, run_chapter
+
+    runs, dead = tmp_artifacts / "runs", _dead_pid()
+    runs.mkdir()
+    dead_partial, dead_source = runs / f".pipeline-quick.{dead}.partial.ipynb", runs / f".pipeline.{dead}.source.ipynb"
+    live, good = runs / f".pipeline-full.{os.getpid()}.partial.ipynb", runs / "pipeline-quick.ipynb"
+    for path in (dead_partial, dead_source, live, good):
+        path.write_text("{}")
+    assert remove_stale_notebooks(runs) == sorted([dead_partial, dead_source])
+    assert sorted(runs.iterdir()) == sorted([live, good])
+    dead_partial.write_text("{}")
+    seen = []
+
+    def record(source, output, **kwargs) -> None:
+        seen.extend(p.name for p in runs.iterdir())
+        Path(output).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", record)
+    run_chapter("pipeline")
+    assert dead_partial.name not in seen, "run_chapter left a killed run's notebook in place"
+    assert sorted(runs.iterdir()) == sorted([live, good])
 
 
 def test_listing_ignores_temporaries(tmp_artifacts: Path) -> None:

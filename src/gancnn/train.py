@@ -5,12 +5,17 @@ The caller gives a `step(i) -> dict of floats` function and the objects whose st
 those states, every RNG state, the step count and the metric history, so a resumed run continues
 exactly where the interrupted one stopped. Use `StepSampler` for batches that depend on the step
 index only, which keeps the data order identical across a resume.
+
+Inside `gancnn.book.cache.cached` the checkpoint belongs to the computation: it is deleted once the result is
+stored (and the step it resumed from is recorded in the provenance), so a deleted result is recomputed rather
+than replayed. Checkpoint temporaries left by killed writers are removed when a loop starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm  # plain text bars: no widget warnings in executed pages
 
+from gancnn.book import cache
 from gancnn.book.seed import rng_state, set_rng_state
 
 PRECISIONS = ("fp32", "bf16")
@@ -75,12 +81,20 @@ def progress_bar(total: int, desc: str, initial: int = 0, enabled: bool = True, 
     )
 
 
+def _temporary_pattern(path: Path) -> re.Pattern[str]:
+    """Match the names of a checkpoint's temporaries, `<name>.tmp<pid>`, capturing the writer's pid."""
+    return re.compile(re.escape(path.name) + r"\.tmp(?P<pid>\d+)$")
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write a checkpoint atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -91,6 +105,22 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise RuntimeError(
             f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); delete it to restart"
         ) from exc
+
+
+def _resume(path: Path, objects: Mapping[str, Stateful]) -> tuple[int, list[dict[str, float]]]:
+    """Clean dead writers' temporaries, restore and register a checkpoint; return its step and metric history."""
+    cache.remove_dead_temporaries(path.parent, _temporary_pattern(path))
+    start, history = 0, []
+    if path.exists():
+        state = load_checkpoint(path)
+        if set(state["objects"]) != set(objects):
+            raise RuntimeError(f"checkpoint {path} holds {sorted(state['objects'])}, expected {sorted(objects)}")
+        for name, obj in objects.items():
+            obj.load_state_dict(state["objects"][name])
+        set_rng_state(state["rng"])
+        start, history = state["step"], state["history"]
+    cache.register_checkpoint(path, resumed_from_step=start)
+    return start, history
 
 
 def run_loop(
@@ -104,20 +134,14 @@ def run_loop(
     progress: bool = True,
     on_checkpoint: Callable[[int], None] | None = None,
 ) -> list[dict[str, float]]:
-    """Run steps start..n_steps-1 (resuming from `checkpoint` if it exists); return the metric history."""
+    """Run steps start..n_steps-1 (resuming from `checkpoint` if it exists); return the metric history.
+
+    The checkpoint is registered with the `cached` computation running it, if any (see the module docstring).
+    """
     if n_steps < 0 or every <= 0:
         raise ValueError(f"n_steps must be >= 0 and every > 0, got {n_steps}, {every}")
     path = Path(checkpoint) if checkpoint is not None else None
-    history: list[dict[str, float]] = []
-    start = 0
-    if path is not None and path.exists():
-        state = load_checkpoint(path)
-        if set(state["objects"]) != set(objects):
-            raise RuntimeError(f"checkpoint {path} holds {sorted(state['objects'])}, expected {sorted(objects)}")
-        for name, obj in objects.items():
-            obj.load_state_dict(state["objects"][name])
-        set_rng_state(state["rng"])
-        start, history = state["step"], state["history"]
+    start, history = _resume(path, objects) if path is not None else (0, [])
 
     def snapshot(done: int) -> None:
         """Save every state after `done` steps."""

@@ -13,6 +13,12 @@ result one computes and the others wait and load it. `save` and `load` hold the 
 `.<key>.<pid>.new-*`, sets an existing entry aside as `.<key>.<pid>.old-*` and renames the new folder in;
 temporaries of killed writers (dead pid, or older than `STALE_AFTER_S`) are removed by the next save or load
 in that experiment, and a set-aside entry whose replacement never landed is put back.
+
+Checkpoints: a training loop run inside `cached` registers its checkpoint with `register_checkpoint` (a
+thread-local stack, as `cached` may nest). Once the result is stored the computation's checkpoints are deleted,
+so a deleted entry is recomputed rather than replayed from a finished checkpoint; if compute() raises or the
+process dies first they stay, and the next call resumes from them and records `resumed_from_step` in the
+provenance.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ STALE_AFTER_S = 300.0  # a temporary folder this old (or with a dead writer pid)
 # `.<key>.<pid>.new-XXXX` / `.<key>.<pid>.old-XXXX`, and `.<key>.XXXXXXXX` from before pids were recorded
 _TEMP = re.compile(r"^\.(?P<key>[0-9a-f]{16})\.(?:(?P<pid>\d+)\.(?P<kind>new|old)-)?[^.]+$")
 _held = threading.local()  # lock files this thread holds, to fail rather than deadlock on re-entry
+_running = threading.local()  # per running compute() (innermost last): checkpoint path -> step it resumed from
 _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)  # a lock file cannot be created: read without it
 
 
@@ -205,6 +212,46 @@ def _entry_lock(
         os.close(fd)
 
 
+def _computations() -> list[dict[Path, int]]:
+    """Return the current thread's stack of running computations, innermost last."""
+    if not hasattr(_running, "stack"):
+        _running.stack = []
+    return _running.stack
+
+
+@contextmanager
+def _computation() -> Iterator[dict[Path, int]]:
+    """Open the checkpoint registry of the compute() about to run; it closes when compute() returns or raises."""
+    checkpoints: dict[Path, int] = {}
+    stack = _computations()
+    stack.append(checkpoints)
+    try:
+        yield checkpoints
+    finally:
+        stack.pop()
+
+
+def register_checkpoint(path: str | os.PathLike[str], resumed_from_step: int = 0) -> None:
+    """Tie a checkpoint to the computation running inside `cached` (no-op outside one): deleted once it is stored."""
+    stack = _computations()
+    if stack:
+        stack[-1].setdefault(Path(path), int(resumed_from_step))  # the first use tells whether it resumed
+
+
+def _resumed_from(checkpoints: dict[Path, int]) -> int | dict[str, int]:
+    """Return the step a computation resumed from: 0 if none, a {checkpoint name: step} map if several resumed."""
+    resumed = {path.name: step for path, step in checkpoints.items() if step}
+    if len(resumed) > 1:
+        return resumed
+    return next(iter(resumed.values()), 0)
+
+
+def _forget_checkpoints(checkpoints: dict[Path, int]) -> None:
+    """Delete the checkpoints of a stored result, so that they never stand in for its recomputation."""
+    for path in checkpoints:
+        path.unlink(missing_ok=True)
+
+
 def _pid_alive(pid: int) -> bool:
     """Return True when a process with this pid exists on this machine."""
     try:
@@ -214,6 +261,21 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def remove_dead_temporaries(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """Remove the files in a folder whose name matches `pattern` with a `pid` group naming a dead process."""
+    try:
+        paths = sorted(folder.iterdir())
+    except FileNotFoundError:
+        return []
+    removed = []
+    for path in paths:
+        match = pattern.match(path.name)
+        if match and path.is_file() and not _pid_alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _is_stale(tmp: Path, pid: str | None) -> bool:
@@ -279,6 +341,7 @@ def _save_locked(
     wall_time_s: float,
     device: str | torch.device,
     data_copy: Any,
+    resumed_from_step: int | dict[str, int] = 0,
 ) -> None:
     """Write a result into a temporary folder and swap it in; the caller holds the entry's swap lock."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.new-", dir=final.parent))
@@ -298,6 +361,8 @@ def _save_locked(
             "torch": torch.__version__,
             "files": files,
         }
+        if resumed_from_step:
+            provenance["resumed_from_step"] = resumed_from_step
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
         _swap_in(tmp, final)
     finally:
@@ -409,7 +474,10 @@ def cached(
     data_copy: Any = None,
     refresh: bool = False,
 ) -> dict[str, Any]:
-    """Load the result for this configuration, or compute, store and return it (timed; one process computes)."""
+    """Load the result for this configuration, or compute, store and return it (timed; one process computes).
+
+    Checkpoints that compute() registered (`register_checkpoint`) are deleted once the result is stored.
+    """
     folder = entry_dir(profile, experiment, config)
     folder.parent.mkdir(parents=True, exist_ok=True)
     waiting = f"waiting for another process computing {experiment}/{folder.name}"
@@ -420,7 +488,8 @@ def cached(
                 hit["_cached"] = True
                 return hit
         start = time.perf_counter()
-        result = compute()
+        with _computation() as checkpoints:
+            result = compute()
         if not isinstance(result, dict):
             raise TypeError(f"compute() must return a dict, got {type(result).__name__}")
         with _entry_lock(folder):
@@ -434,8 +503,10 @@ def cached(
                 wall_time_s=time.perf_counter() - start,
                 device=device,
                 data_copy=data_copy,
+                resumed_from_step=_resumed_from(checkpoints),
             )
             out = _load_locked(folder, config)
+        _forget_checkpoints(checkpoints)
     assert out is not None
     out["_cached"] = False
     return out

@@ -7,13 +7,26 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
+DPI = 110  # figure and savefig resolution: a 6.25-inch figure fills the 688-pixel text column at 1:1
+COLUMN_INCHES = 6.25
+MAX_FIGURE_INCHES = 10.0  # wider figures are shrunk below 60% on the page and their lettering with them
+
+
+def fit(width: float, height: float) -> tuple[float, float]:
+    """A figure size no wider than MAX_FIGURE_INCHES, scaled as a whole (aspect kept) when it would be wider,
+    so that the page shows it at 60% or more and its 10-pt lettering stays readable."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"figure sizes must be positive, got {width} x {height}")
+    scale = min(1.0, MAX_FIGURE_INCHES / width)
+    return width * scale, height * scale
+
 
 def setup_style() -> None:
     """Apply the book's matplotlib style (readable sizes, tight layout)."""
     plt.rcParams.update(
         {
-            "figure.dpi": 110,
-            "savefig.dpi": 110,
+            "figure.dpi": DPI,
+            "savefig.dpi": DPI,
             "font.size": 10,
             "axes.grid": True,
             "grid.alpha": 0.3,

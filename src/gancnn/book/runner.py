@@ -4,6 +4,8 @@ Before a kernel starts, every override (profile file and `-p`) is checked agains
 the chapter's parameters cell, and `profile`/`device` may only come from `--profile`/`--device`. The executed
 notebook is written beside its final name and renamed in on success; a failed run leaves the previous good
 `runs/<chapter>-<profile>.ipynb` alone and keeps its own notebook as `<chapter>-<profile>.failed.ipynb`.
+A run's temporaries (`.<chapter>.<pid>.source.ipynb`, `.<chapter>-<profile>.<pid>.partial.ipynb`) that a killed
+run left behind are removed when the next run starts.
 Exit codes: 0 success, 2 a ParameterError (before execution or in the chapter's validation cell), 1 another
 error in a cell.
 """
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gancnn.book.cache import remove_dead_temporaries
 from gancnn.book.params import (
     PROFILES,
     ParameterError,
@@ -29,6 +32,8 @@ from gancnn.book.params import (
     run_profile,
 )
 from gancnn.book.paths import project_root, runs_dir
+
+_RUN_TEMP = re.compile(r"^\..+\.(?P<pid>\d+)\.(?:source|partial)\.ipynb$")  # a run's notebooks, named by its pid
 
 
 def chapter_source(chapter: str) -> Path:
@@ -73,6 +78,11 @@ def failed_notebook(chapter: str, profile: str) -> Path:
     return runs_dir() / f"{chapter}-{profile}.failed.ipynb"
 
 
+def remove_stale_notebooks(folder: Path) -> list[Path]:
+    """Remove the source and partial notebooks of killed runs (dead pid) from a runs folder; return them."""
+    return remove_dead_temporaries(folder, _RUN_TEMP)
+
+
 def run_chapter(
     chapter: str, profile: str = "quick", device: str = "cpu", overrides: dict[str, Any] | None = None
 ) -> Path:
@@ -94,6 +104,7 @@ def run_chapter(
     params = {**check_types(params, *parameter_spec(known)), "profile": profile, "device": device}
     out_dir = runs_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_notebooks(out_dir)
     source_nb = out_dir / f".{chapter}.{os.getpid()}.source.ipynb"
     partial = out_dir / f".{chapter}-{profile}.{os.getpid()}.partial.ipynb"
     output, failed = out_dir / f"{chapter}-{profile}.ipynb", failed_notebook(chapter, profile)

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.animation import FuncAnimation
+from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from gancnn.conv.arithmetic import conv_output_size, conv_transpose_output_size
+from gancnn.book import plots
+from gancnn.conv.arithmetic import conv_matrix, conv_output_size, conv_transpose_output_size
 
 PAD, PIXEL, INSERTED = 0, 1, 2
 FACE = {PAD: "white", PIXEL: "#8fb8de", INSERTED: "white"}
@@ -110,7 +113,9 @@ def draw_panel(ax: plt.Axes, case: Case, position: tuple[int, int]) -> None:
 
 def arithmetic_figure(cases: list[Case], n_positions: int = 3) -> plt.Figure:
     """A grid of panels: one row per case, columns the first, second and last kernel positions."""
-    fig, axes = plt.subplots(len(cases), n_positions, figsize=(3.4 * n_positions, 2.4 * len(cases)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(cases), n_positions, figsize=plots.fit(3.4 * n_positions, 2.4 * len(cases)), squeeze=False
+    )
     for row_axes, case in zip(axes, cases):
         layout, step = input_layout(case)
         out = (layout.shape[0] - case.kernel) // step + 1
@@ -163,3 +168,21 @@ def animated_png(case: Case, interval_ms: int = 700, dpi: int = 110) -> bytes:
     out = io.BytesIO()
     frames[0].save(out, format="PNG", save_all=True, append_images=frames[1:], duration=interval_ms, loop=0)
     return out.getvalue()
+
+
+def tap_pattern(kernel: int, in_shape: tuple[int, int, int], stride: int, padding: int) -> np.ndarray:
+    """The conv matrix of a one-channel kernel whose taps are numbered 1..F*F (0 = structural zero)."""
+    c = in_shape[0]
+    taps = torch.arange(1, kernel * kernel + 1, dtype=torch.float64).view(1, 1, kernel, kernel).expand(1, c, -1, -1)
+    return conv_matrix(taps, in_shape, stride, padding).numpy()
+
+
+def draw_sparsity(ax: plt.Axes, pattern: np.ndarray, title: str) -> None:
+    """Show a tap-numbered matrix: one colour per kernel tap, white where V is zero."""
+    n_taps = int(pattern.max())
+    colours = ["white"] + [plt.cm.tab20(i % 20) for i in range(n_taps)]
+    ax.imshow(pattern, cmap=ListedColormap(colours), vmin=-0.5, vmax=n_taps + 0.5, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("input index (vec x)")
+    ax.set_ylabel("output index")
+    ax.grid(False)
