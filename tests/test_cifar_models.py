@@ -119,3 +119,65 @@ def test_trained_model_is_cached(tmp_path, monkeypatch) -> None:
     for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
     assert np.isfinite([h["loss"] for h in rec["history"]]).all()
+
+
+def _tiny_cfg() -> ct.TrainConfig:
+    """Two steps of 50 images: the smallest real training run."""
+    cfg = ct.quick_config("vgg7", n_train=100, epochs=1, lr=0.05, n_val=50, n_test=50)
+    return ct.TrainConfig(**{**cfg.__dict__, "batch_size": 50})
+
+
+def test_training_on_device_cpu_equals_the_default(tmp_path, monkeypatch) -> None:
+    """device='cpu' trains exactly the weights of the default call (each run in its own checkpoint folder)."""
+    from gancnn import data
+
+    try:
+        data.load("cifar10", "test", transform="pil", download=False)
+    except data.DataError:
+        pytest.skip("CIFAR-10 is not in the data root")
+    monkeypatch.setenv("GANCNN_RUNS", str(tmp_path / "default"))
+    default = ct.train(_tiny_cfg(), progress=False)
+    monkeypatch.setenv("GANCNN_RUNS", str(tmp_path / "cpu"))
+    on_cpu = ct.train(_tiny_cfg(), progress=False, device="cpu")
+    assert default["state_dict"].keys() == on_cpu["state_dict"].keys()
+    for k, v in default["state_dict"].items():
+        assert v.device.type == "cpu" and torch.equal(v, on_cpu["state_dict"][k]), k
+    assert default["test_acc"] == on_cpu["test_acc"]
+
+
+def test_cuda_without_a_gpu_is_refused_before_any_training(tmp_path, monkeypatch) -> None:
+    """device='cuda' on a CPU-only machine: the one-line ParameterError, before data is read or a model built."""
+    from gancnn.book.params import ParameterError
+    from gancnn.reference import classifiers
+
+    monkeypatch.setenv("GANCNN_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("GANCNN_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        """Stand-in for the data and model builders: reaching it means work started."""
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(ct.data, "load", no_work)
+    monkeypatch.setattr(ct, "build_model", no_work)
+    fallback = classifiers.QuickFallback(n_train=100, epochs=1, lr=0.05, n_val=50, n_test=50)
+    calls = [
+        lambda: ct.train(_tiny_cfg(), progress=False, device="cuda"),
+        lambda: ct.trained_model("vgg7", "quick", cfg=_tiny_cfg(), device="cuda"),
+        lambda: ct.trained_model("vgg7", "quick", cfg=_tiny_cfg(), device=torch.device("cuda", 0)),
+        lambda: classifiers.chapter_model("vgg7", "quick", seed=5, fallback=fallback, device="cuda"),
+        lambda: classifiers.chapter_model("vgg7", "full", device="cuda"),
+    ]
+    for call in calls:
+        with pytest.raises(ParameterError, match="torch sees no CUDA GPU") as caught:
+            call()
+        assert "\n" not in str(caught.value)
+
+
+def test_precision_enters_the_key_only_when_not_fp32() -> None:
+    """The stored fp32 results keep their keys; a bf16 run is a different result."""
+    cfg = _tiny_cfg()
+    assert "precision" not in ct.key_fields(cfg) and cfg.precision == "fp32"
+    assert ct.key_fields(ct.TrainConfig(**{**cfg.__dict__, "precision": "bf16"}))["precision"] == "bf16"
+    with pytest.raises(ValueError, match="precision"):
+        ct.TrainConfig("vgg7", precision="fp16")

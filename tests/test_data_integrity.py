@@ -6,9 +6,11 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from gancnn import data, manifest
 
@@ -64,25 +66,53 @@ def test_manifest_off_accepts_a_changed_copy_as_unverified(private_copy: Path, m
     assert len(ds) == 9_999 and ds.data_copy.sha256 == ""
 
 
-def test_a_stalled_download_times_out_with_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A server that accepts the connection and never answers: the download gives up after the timeout."""
+@pytest.fixture
+def stalled_server() -> Iterator[str]:
+    """The URL of a loopback server that accepts connections and never answers."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(4)
     accepted: list[socket.socket] = []
     threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(4)], daemon=True).start()
-    port = server.getsockname()[1]
-    monkeypatch.setattr(data.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{port}/"])
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    finally:
+        server.close()
+
+
+def test_a_stalled_download_times_out_with_a_clear_error(
+    stalled_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that accepts the connection and never answers: the download gives up after the timeout."""
+    monkeypatch.setattr(data.datasets.MNIST, "mirrors", [stalled_server])
     monkeypatch.setenv("GANCNN_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("GANCNN_DOWNLOAD_TIMEOUT", "0.5")
     start = time.monotonic()
-    try:
-        with pytest.raises(data.DataError, match="download failed"):
-            data.load("mnist", "test", download=True)
-    finally:
-        server.close()
+    with pytest.raises(data.DataError, match="download failed"):
+        data.load("mnist", "test", download=True)
     assert time.monotonic() - start < 30
     assert socket.getdefaulttimeout() is None  # the process-wide default is restored
+
+
+def test_a_stalled_imagenet_weights_download_times_out(
+    stalled_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ResNet-50 weights go through torch.hub's real urllib download, with the same timeout and a one-line error."""
+    from gancnn.models import resnet50_imagenet as r50
+
+    real_download = torch.hub.download_url_to_file
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # an empty hub cache
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, *a, **k: real_download(stalled_server, *a, **k))
+    monkeypatch.setenv("GANCNN_DOWNLOAD", "1")
+    monkeypatch.setenv("GANCNN_DOWNLOAD_TIMEOUT", "0.5")
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"timed out: no data for 0.5 s \(GANCNN_DOWNLOAD_TIMEOUT\)") as caught:
+        r50.load_resnet50("imagenet")
+    assert "\n" not in str(caught.value)
+    _, text = r50.load_resnet50("auto")  # auto falls back to random weights and says why
+    assert "RANDOM" in text and "timed out" in text
+    assert time.monotonic() - start < 30
+    assert socket.getdefaulttimeout() is None
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon"])

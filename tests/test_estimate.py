@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from gancnn.book import estimate
 
@@ -24,7 +25,22 @@ def test_refuses_on_cpu_unless_forced(monkeypatch: pytest.MonkeyPatch, capsys) -
     assert estimate.main(["--device", "cpu"]) == estimate.REFUSED
     assert "refusing" in capsys.readouterr().err
     assert estimate.main(["--device", "cpu", "--force"]) == 0
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU machine: no refusal
     assert estimate.main(["--device", "cuda"]) == 0
+    assert estimate.main(["--device", "auto"]) == 0
+
+
+def test_auto_and_cuda_without_a_gpu_are_refused(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """DEVICE=auto on a CPU-only machine is the CPU (refused unless forced); cuda without one is refused outright."""
+    monkeypatch.setattr(estimate, "classifier_rows", lambda: [])
+    monkeypatch.setattr(estimate, "gan_rows", lambda: [])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert estimate.main(["--device", "auto"]) == estimate.REFUSED
+    assert "refusing to start the full profile on a CPU" in capsys.readouterr().err
+    assert estimate.main(["--device", "auto", "--force"]) == 0
+    assert estimate.main(["--device", "cuda", "--force"]) == estimate.REFUSED
+    err = capsys.readouterr().err.strip()
+    assert "torch sees no CUDA GPU" in err and "\n" not in err
 
 
 def test_rates_come_from_the_stored_reference_runs(offline_data) -> None:

@@ -7,14 +7,16 @@ in ImageFolder layout (`cifar10-jpeg/{train,test}/<class>/*.jpg`); with download
 carries a `data_copy` attribute saying which copy it is, with the checksum it was verified against
 (`gancnn.manifest`: image counts per class and SHA-256 of the offline copies; `GANCNN_DATA_MANIFEST=off`
 accepts a copy that differs on purpose, recorded as unverified). Downloads time out after
-`GANCNN_DOWNLOAD_TIMEOUT` seconds without data (default 60).
+`GANCNN_DOWNLOAD_TIMEOUT` seconds without data (default 60); `download_deadline` gives other downloads
+(the ImageNet weights of `gancnn.models.resnet50_imagenet`) the same timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,18 @@ def download_timeout() -> float:
     return value
 
 
+@contextlib.contextmanager
+def download_deadline() -> Iterator[float]:
+    """Within the block, sockets (urllib, torch.hub) give up after download_timeout() seconds without data."""
+    seconds = download_timeout()
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)  # urllib waits forever without one
+    try:
+        yield seconds
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def _verified(check: Callable[[], str]) -> str:
     """Run a manifest check (when enabled) and turn its failure into a DataError."""
     if not manifest_checks():
@@ -134,12 +148,8 @@ def _torchvision(name: str, root: Path, train: bool, transform: Any, download: b
     cls = {"mnist": datasets.MNIST, "cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
     if not download:
         return cls(root=str(root), train=train, transform=transform, download=False)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(download_timeout())  # urllib (torchvision's downloader) waits forever without one
-    try:
+    with download_deadline():  # torchvision's downloader is urllib
         return cls(root=str(root), train=train, transform=transform, download=True)
-    finally:
-        socket.setdefaulttimeout(previous)
 
 
 def load(

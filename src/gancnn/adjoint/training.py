@@ -7,6 +7,10 @@ plain gradient descent ("GD") on mini-batches of 100, L1 penalty 1e-4 on the ker
 train/validation split, validation every two epochs keeping the best model, the source's
 augmentation, piecewise-constant learning rates. The quick profile trains briefly on a subset with
 momentum so that a few dozen steps already move the network away from chance.
+
+`device` ("cpu", "cuda", "auto" or a torch.device) says where training runs; the data pipeline and its
+random draws stay on the CPU, and the returned models and stored weights are always on the CPU. The device
+never enters a cache key; `precision="bf16"` (autocast) does, fp32 (the source's) leaves the keys as they were.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from torchvision.transforms.v2 import functional as TF
 
 from gancnn import data
 from gancnn.book import cache
+from gancnn.book.params import DEVICES, resolve_device
 from gancnn.book.paths import runs_dir
 from gancnn.book.seed import seed_everything
 from gancnn.models import count_parameters
 from gancnn.models.resnet20 import FixupResNet20, ResNet20BN
 from gancnn.models.vgg7 import VGG7
-from gancnn.train import StepSampler, run_loop
+from gancnn.train import PRECISIONS, StepSampler, autocast, run_loop
 
 # The source normalises with these channel means and standard deviations (section 2.5.1.1).
 SOURCE_MEAN = (0.4914, 0.4822, 0.4465)
@@ -78,6 +83,12 @@ class TrainConfig:
     augment: bool = True
     val_every_epochs: int = 2
     seed: int = 0
+    precision: str = "fp32"  # "fp32" (the source's) | "bf16" autocast; keyed only when not fp32
+
+    def __post_init__(self) -> None:
+        """Fail at once on an unknown precision."""
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     def epochs(self) -> int:
         """Total number of epochs."""
@@ -117,6 +128,16 @@ def quick_config(
     )
 
 
+def training_device(device: str | torch.device) -> torch.device:
+    """The torch.device to train on; a one-line ParameterError when CUDA is asked for and torch sees none."""
+    text = str(device)
+    if text in DEVICES:
+        return resolve_device(text)
+    dev = torch.device(text)
+    resolve_device(dev.type)  # "cuda:1" without CUDA is refused like "cuda"; other device types are refused
+    return dev
+
+
 def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
     """Map uint8 images to the source's normalised float input."""
     mean = torch.tensor(SOURCE_MEAN).view(1, 3, 1, 1)
@@ -146,12 +167,14 @@ def augment(x_uint8: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
-    """Top-1 accuracy (%) in eval mode."""
+    """Top-1 accuracy (%) in eval mode, on the device of the model's parameters."""
     was_training = model.training
     model.eval()
+    dev = next(model.parameters()).device
     correct = 0
     for i in range(0, len(y), batch_size):
-        correct += int((model(normalize(x_uint8[i : i + batch_size])).argmax(1) == y[i : i + batch_size]).sum())
+        logits = model(normalize(x_uint8[i : i + batch_size]).to(dev))
+        correct += int((logits.argmax(1).cpu() == y[i : i + batch_size]).sum())
     model.train(was_training)
     return 100.0 * correct / len(y)
 
@@ -199,14 +222,23 @@ def test_set(dataset: str, n_test: int, seed: int = 0) -> tuple[torch.Tensor, to
     return x, y, ds.data_copy
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
-    """Train a classifier per `cfg` (resuming from its checkpoint); return weights, history, accuracies."""
+def key_fields(cfg: TrainConfig) -> dict[str, Any]:
+    """The fields of a configuration that key its runs (`precision` only when not fp32: old keys hold)."""
+    fields = asdict(cfg)
+    if fields["precision"] == "fp32":
+        del fields["precision"]
+    return fields
+
+
+def train(cfg: TrainConfig, progress: bool = True, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Train per `cfg` on `device` (resuming from its checkpoint); return CPU weights, history, accuracies."""
+    dev = training_device(device)
     seed_everything(cfg.seed)
     ds = data.load(cfg.dataset, "train", transform="pil")
     tr_idx, va_idx = split_indices(cfg, len(ds))
     x_tr, y_tr = data.to_tensors(ds, tr_idx)
     x_va, y_va = data.to_tensors(ds, va_idx)
-    model = build_model(cfg.name, len(ds.classes))
+    model = build_model(cfg.name, len(ds.classes)).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.schedule[0][0], momentum=cfg.momentum)
     sampler = StepSampler(cfg.n_train, cfg.batch_size, seed=cfg.seed)
     steps_per_epoch = sampler.steps_per_epoch
@@ -222,9 +254,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         for group in opt.param_groups:
             group["lr"] = lr
         idx = torch.as_tensor(sampler.indices(i))
-        xb = augment(x_tr[idx], gen) if cfg.augment else normalize(x_tr[idx])
+        xb = (augment(x_tr[idx], gen) if cfg.augment else normalize(x_tr[idx])).to(dev)
         model.train()
-        loss = F.cross_entropy(model(xb), y_tr[idx])
+        with autocast(dev, cfg.precision):
+            logits = model(xb)
+        loss = F.cross_entropy(logits.float(), y_tr[idx].to(dev))
         total = loss + cfg.l1 * l1_penalty(model) if cfg.l1 > 0 else loss
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -236,7 +270,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
             keeper.update(out["val_acc"], model)
         return out
 
-    ckpt = runs_dir() / "checkpoints" / f"classifier-{cfg.name}-{cache.config_key(asdict(cfg))}.pt"
+    ckpt = runs_dir() / "checkpoints" / f"classifier-{cfg.name}-{cache.config_key(key_fields(cfg))}.pt"
     start = time.perf_counter()
     history = run_loop(
         step,
@@ -250,7 +284,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     model.load_state_dict(keeper.best_state)
     x_te, y_te, _ = test_set(cfg.dataset, cfg.n_test, cfg.seed)
     return {
-        "state_dict": model.state_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "history": history,
         "val_acc": keeper.best_acc,
         "test_acc": accuracy(model, x_te, y_te),
@@ -278,7 +312,7 @@ class _GenState:
 
 def cache_config(cfg: TrainConfig) -> dict[str, Any]:
     """The cache key of a trained classifier: its configuration plus the data copy it was trained on."""
-    return {**asdict(cfg), "copy": data.load(cfg.dataset, "train", transform="pil").data_copy.copy}
+    return {**key_fields(cfg), "copy": data.load(cfg.dataset, "train", transform="pil").data_copy.copy}
 
 
 def stored_full(name: str, dataset: str = "cifar10", seed: int = 0) -> dict[str, Any] | None:
@@ -286,17 +320,28 @@ def stored_full(name: str, dataset: str = "cifar10", seed: int = 0) -> dict[str,
     return cache.load("full", f"classifier-{name}", cache_config(source_config(name, dataset, seed=seed)))
 
 
-def trained_model(name: str, profile: str, cfg: TrainConfig | None = None, **quick: Any) -> tuple[nn.Module, dict]:
-    """Return (model in eval mode, result record) from the cache, training it first when absent.
+def trained_model(
+    name: str, profile: str, cfg: TrainConfig | None = None, device: str | torch.device = "cpu", **quick: Any
+) -> tuple[nn.Module, dict]:
+    """Return (CPU model in eval mode, result record) from the cache, training it on `device` first when absent.
 
     `cfg` defaults to the source schedule on the full profile and to `quick_config(name, **quick)` on quick.
+    The device is checked first (CUDA asked for but absent: ParameterError) and only recorded in the provenance.
     """
+    dev = training_device(device)
     if cfg is None:
         cfg = source_config(name) if profile == "full" else quick_config(name, **quick)
     if cfg.name != name:
         cfg = replace(cfg, name=name)
     copy_info = data.load(cfg.dataset, "train", transform="pil").data_copy
-    record = cache.cached(profile, f"classifier-{name}", cache_config(cfg), lambda: train(cfg), data_copy=copy_info)
+    record = cache.cached(
+        profile,
+        f"classifier-{name}",
+        cache_config(cfg),
+        lambda: train(cfg, device=dev),
+        device=dev,
+        data_copy=copy_info,
+    )
     model = build_model(name, 100 if cfg.dataset == "cifar100" else 10)
     model.load_state_dict(record["state_dict"])
     return model.eval(), record

@@ -5,7 +5,8 @@ each classifier's seconds per epoch (its reference run, bf16) times the source's
 source-schedule network not yet stored under `artifacts/full/`; and the seconds per generator step of the
 reference GANs times the full profile's steps. Evaluation, Inception features and the fp32 steps of the
 full profile come on top. `python -m gancnn.book.estimate --device cpu` exits with 3 (refusal) on a CPU
-unless `--force` is given.
+unless `--force` is given. The device is resolved first to what torch sees (`auto` without a GPU is the CPU,
+so it is refused too); `cuda` without a GPU is refused with the one-line parameter error, forced or not.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import sys
 from typing import Any
 
-from gancnn.book.params import load_profile
+from gancnn.book.params import ParameterError, load_profile, resolve_device
 
 REFUSED = 3
 
@@ -67,10 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--force", action="store_true", help="run on a CPU anyway")
     args = ap.parse_args(argv)
+    try:
+        device = resolve_device(args.device)
+    except ParameterError as exc:
+        print(f"refusing to start the full profile: {exc}", file=sys.stderr)
+        return REFUSED
     total, table = report(classifier_rows() + gan_rows())
     print(f"full profile, training still to do (lower bound from rates measured here, bf16):\n{table}")
     print(f"  total at least {total / 3600:.1f} h")
-    if args.device == "cpu" and not args.force:
+    if device.type == "cpu" and not args.force:
         print("refusing to start the full profile on a CPU: use a GPU (DEVICE=cuda) or FORCE=1", file=sys.stderr)
         return REFUSED
     return 0

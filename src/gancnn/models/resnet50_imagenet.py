@@ -2,18 +2,22 @@
 
 Pretrained ImageNet weights are used when they are in the torch hub cache or can be downloaded;
 otherwise the network keeps torchvision's random initialisation, and `load_resnet50` says which.
+A download gives up after `GANCNN_DOWNLOAD_TIMEOUT` seconds without data (`gancnn.data.download_deadline`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import urllib.error
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
+
+from gancnn.data import download_deadline
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -32,6 +36,13 @@ def _weights_reachable(enum: ResNet50_Weights) -> bool:
     return cached.is_file() or allowed
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """True for a socket timeout, bare or wrapped by urllib."""
+    return isinstance(exc, TimeoutError) or (
+        isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, TimeoutError)
+    )
+
+
 def load_resnet50(
     weights: str = "auto", enum: ResNet50_Weights = ResNet50_Weights.IMAGENET1K_V1
 ) -> tuple[nn.Module, str]:
@@ -43,13 +54,18 @@ def load_resnet50(
             raise RuntimeError(f"ImageNet weights {enum} are not in the torch hub cache and downloads are disabled")
         reason = "not in the torch hub cache, and downloads are disabled (GANCNN_DOWNLOAD=0)"
     elif weights != "random":
-        try:
-            model = resnet50(weights=enum)  # reads the hub cache, downloads when it can
-            return model.eval(), f"pretrained ImageNet weights {enum} (torchvision)"
-        except Exception as exc:  # offline: URLError, OSError, ...
-            if weights == "imagenet":
-                raise RuntimeError(f"ImageNet weights {enum} are neither cached nor downloadable: {exc}") from exc
-            reason = f"{type(exc).__name__}: {_without_home(str(exc))[:120]}"
+        with download_deadline() as seconds:
+            try:
+                model = resnet50(weights=enum)  # reads the hub cache, downloads when it can
+            except Exception as exc:  # offline: URLError, OSError, TimeoutError, ...
+                timeout = f"the download of ImageNet weights {enum} timed out: no data for {seconds:g} s"
+                if weights == "imagenet":
+                    if _timed_out(exc):
+                        raise RuntimeError(f"{timeout} (GANCNN_DOWNLOAD_TIMEOUT)") from exc
+                    raise RuntimeError(f"ImageNet weights {enum} are neither cached nor downloadable: {exc}") from exc
+                reason = timeout if _timed_out(exc) else f"{type(exc).__name__}: {_without_home(str(exc))[:120]}"
+            else:
+                return model.eval(), f"pretrained ImageNet weights {enum} (torchvision)"
     else:
         reason = "random weights were asked for"
     text = f"RANDOM weights (torchvision's initialisation); pretrained not used: {reason}"

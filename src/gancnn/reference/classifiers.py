@@ -25,7 +25,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancnn import data
-from gancnn.adjoint.training import MODEL_NAMES, SOURCE_SCHEDULES, build_model, normalize, split_indices
+from gancnn.adjoint.training import (
+    MODEL_NAMES,
+    SOURCE_SCHEDULES,
+    build_model,
+    normalize,
+    split_indices,
+    training_device,
+)
 from gancnn.book import cache
 from gancnn.book.paths import runs_dir
 from gancnn.book.seed import seed_everything
@@ -202,7 +209,7 @@ def train(
 
     `max_steps` stops early (for tests of kill and resume); the result is then marked incomplete.
     """
-    dev = torch.device(device)
+    dev = training_device(device)
     seed_everything(cfg.seed)
     x_all, y_all, copy = cached_images(cfg.dataset, "train")
     tr_idx, va_idx = split_indices(cfg, len(y_all))  # the same split as the source-schedule trainer
@@ -373,7 +380,7 @@ def training_throughput(
     device: str = "cpu",
 ) -> float:
     """Training images per second of one network on random uint8 batches (after `warmup` untimed steps)."""
-    dev = torch.device(device)
+    dev = training_device(device)
     cfg = ReferenceConfig(name, batch_size=batch_size, precision=precision, channels_last=channels_last)
     model = build_model(name).to(dev)
     if channels_last:
@@ -418,16 +425,19 @@ def chapter_model(
     dataset: str = "cifar10",
     fallback: QuickFallback | None = None,
     reference: ReferenceConfig | None = None,
+    device: str | torch.device = "cpu",
 ) -> tuple[nn.Module, dict[str, Any]]:
     """The network a chapter analyses: full -> source schedule; quick -> reference weights, else a short run.
 
+    Training (full, or the quick fallback) runs on `device` (checked first); the model returned is on the CPU.
     The record always carries `origin` ("full", "reference" or "quick-fallback"), `test_acc`,
     `n_test_images`, `source_test_acc`, `_cached` and `_provenance` (whose key identifies the weights).
     """
     from gancnn.adjoint import training as ct
 
+    device = training_device(device)
     if profile == "full":
-        model, record = ct.trained_model(name, "full", cfg=ct.source_config(name, dataset, seed=seed))
+        model, record = ct.trained_model(name, "full", cfg=ct.source_config(name, dataset, seed=seed), device=device)
         record.update(origin="full", n_test_images=ct.source_config(name, dataset).n_test)
     else:
         reference = reference or REFERENCE_CONFIGS[name]
@@ -448,6 +458,7 @@ def chapter_model(
                 n_test=fallback.n_test,
                 seed=seed,
                 dataset=dataset,
+                device=device,
             )
             record.update(origin="quick-fallback", n_test_images=fallback.n_test)
     record["source_test_acc"] = source_accuracy(name, dataset)
