@@ -32,3 +32,17 @@ def test_fit_caps_the_width_and_keeps_the_aspect() -> None:
     assert plots.MAX_FIGURE_INCHES * plots.DPI * 0.6 <= 688 < plots.MAX_FIGURE_INCHES * plots.DPI  # >= 60% on the page
     with pytest.raises(ValueError):
         plots.fit(0, 3)
+
+
+def test_image_grids_draw_pixels_as_blocks() -> None:
+    """show_grid and the book style use nearest-neighbour drawing (true to the data, and light PNGs)."""
+    import matplotlib.pyplot as plt
+
+    from gancnn.book import plots
+
+    plots.setup_style()
+    assert plt.rcParams["image.interpolation"] == "nearest"
+    fig, ax = plt.subplots()
+    plots.show_grid(ax, torch.rand(4, 3, 8, 8), nrow=2)
+    assert ax.images[0].get_interpolation() == "nearest"
+    plt.close(fig)

@@ -31,6 +31,7 @@ def setup_style() -> None:
             "axes.grid": True,
             "grid.alpha": 0.3,
             "figure.autolayout": True,
+            "image.interpolation": "nearest",  # every array cell a flat block: true to the data, light PNGs
         }
     )
 
@@ -49,6 +50,12 @@ def show_grid(
 ) -> None:
     """Draw a batch of images as one grid on an axis."""
     grid = image_grid(images, nrow=nrow, value_range=value_range)
-    ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+    # nearest: each image pixel a flat block, as the data are, and a PNG that compresses (smoothed resampling of
+    # a photographic grid makes every output pixel distinct and the file several times larger)
+    ax.imshow(
+        grid.squeeze(-1) if grid.shape[-1] == 1 else grid,
+        cmap="gray" if grid.shape[-1] == 1 else None,
+        interpolation="nearest",
+    )
     ax.set_title(title)
     ax.axis("off")
