@@ -5,6 +5,9 @@
   const main = document.querySelector('main') || document.body;
   const column = main.querySelector('article') || main;
   const limit = column.getBoundingClientRect().right + 1;
+  // a cell tagged full-width is meant to span the margin beside the column too: its limit is the main area's edge
+  const wideLimit = main.getBoundingClientRect().right + 1;
+  const limitOf = el => (el.closest('.tag_full-width') ? wideLimit : limit);
   const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
       (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.') : '');
   const scrollers = new Set();
@@ -16,7 +19,7 @@
   for (const el of column.querySelectorAll('mjx-container[display="true"], img, table, figure, pre, .cell_output')) {
     const r = el.getBoundingClientRect();
     if (r.width === 0) continue;
-    if (r.right > limit && !insideScroller(el)) out.push({kind: 'wider than the column', element: name(el), detail: `${Math.round(r.width)} px, right edge ${Math.round(r.right)} > ${Math.round(limit)}`});
+    if (r.right > limitOf(el) && !insideScroller(el)) out.push({kind: 'wider than the column', element: name(el), detail: `${Math.round(r.width)} px, right edge ${Math.round(r.right)} > ${Math.round(limitOf(el))}`});
   }
   for (const el of scrollers) {
     if (el.matches('mjx-container, mjx-container *, .MathJax')) out.push({kind: 'maths scrolls sideways', element: name(el), detail: `${el.scrollWidth} px in ${el.clientWidth} px`});

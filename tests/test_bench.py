@@ -83,10 +83,16 @@ def check_finite(node: Any, where: str = "") -> None:
 
 def test_top_level_schema(report: dict[str, Any]) -> None:
     """Top-level keys, the machine, the date, the tiny flag, the total time (under a minute)."""
-    assert set(report) - {"_wall"} == TOP_KEYS
+    assert set(report) - {"_wall", "reruns"} == TOP_KEYS
+    for key, rerun in report.get("reruns", {}).items():  # figures measured again later (--only), dated
+        assert key in FIGURES and datetime.datetime.fromisoformat(rerun["date"]).tzinfo is not None
+        assert rerun["date"] >= report["date"] and set(rerun["machine"]) >= {"cpu", "cores", "torch"}
     assert report["schema"] == 1 and report["tiny"] is (report["_wall"] is not None)
     m = report["machine"]
-    assert set(m) == {"cpu", "cores", "torch", "torch_threads", "omp_num_threads", "python"}
+    base = {"cpu", "cores", "torch", "torch_threads", "omp_num_threads", "python"}
+    assert set(m) in (base, base | {"cpu_flags"})  # cpu_flags recorded since session 8
+    if "cpu_flags" in m:
+        assert set(m["cpu_flags"]) <= set(bench.BF16_FLAGS)
     assert isinstance(m["cpu"], str) and m["cpu"]
     assert isinstance(m["cores"], int) and m["cores"] >= 1
     assert m["torch"] == torch.__version__
@@ -94,7 +100,8 @@ def test_top_level_schema(report: dict[str, Any]) -> None:
     assert datetime.datetime.fromisoformat(report["date"]).tzinfo is not None
     assert report["sizes"]["gram_sims"] == sizes_of(report).gram_sims
     assert positive(report["total_seconds"])
-    assert sum(report[f]["seconds_total"] for f in FIGURES) <= report["total_seconds"]
+    first_run = [f for f in FIGURES if f not in report.get("reruns", {})]
+    assert sum(report[f]["seconds_total"] for f in first_run) <= report["total_seconds"]
     limit = 60 if report["tiny"] else 600  # the full run must fit in ten minutes
     assert report["total_seconds"] < limit, f"took {report['total_seconds']:.1f} s (limit {limit} s)"
     check_finite(report)
@@ -159,6 +166,8 @@ def test_verification(report: dict[str, Any]) -> None:
         assert len(rec["verify"]["repeats"]) == sizes_of(report).verify_batches
         assert rec["ratio"] == pytest.approx(over, rel=REL)
         assert rec["target"] == bench.VERIFY_TARGET and rec["meets_target"] is (over <= bench.VERIFY_TARGET)
+        jvp_over = check_timing(rec["jvp_verify"]) / check_timing(rec["jvp_forward"])
+        assert rec["jvp_ratio"] == pytest.approx(jvp_over, rel=REL)
         assert isinstance(rec["units_per_batch"], int) and rec["units_per_batch"] > 0
         assert 0 <= rec["homogeneity_gap"] < 1e-5
 
@@ -287,3 +296,11 @@ def test_full_sizes_are_the_chapters_full_profile() -> None:
     assert (sz.gram_classes, sz.gram_rows_per_class) == (full["k_main"], full["n_main"])
     assert (sz.gram_sims, sz.gram_pool_per_class, sz.gram_dim) == (full["n_sims"], full["n_sim_pool"], 64 * 12 * 12)
     assert sz.frechet_dim == 2048 and sz.verify_batch == 100
+
+
+def test_only_reruns_need_an_earlier_report_and_known_figures() -> None:
+    """--only replaces figures of an earlier report of the same size; unknown names and a missing base fail."""
+    with pytest.raises(ValueError, match="earlier report"):
+        bench.run_all(True, ["frechet"], None)
+    with pytest.raises(ValueError, match="unknown figures"):
+        bench.run_all(True, ["warp-drive"], {"tiny": True})

@@ -18,12 +18,13 @@ needs_browser = pytest.mark.skipif(
 )
 
 PLANTED = """<!doctype html><html><head><meta charset="utf-8">
-<style>body{margin:0} main{width:600px} article{width:600px} img{max-width:100%}</style></head>
+<style>body{margin:0} main{width:950px} article{width:600px} img{max-width:100%}</style></head>
 <body><main><article>
 <p>fine text</p>
 <table id="wide-table"><tr><td><div style="width:900px">a table wider than the column</div></td></tr></table>
 <img id="pathy" src="missing.png" alt="../_images/missing.png">
 <div class="output stderr" id="noise">Traceback (most recent call last)</div>
+<div class="cell tag_full-width"><div class="cell_output" id="full" style="width:800px">a full-width output</div></div>
 <p id="leak">as eq. (eq-adv-spread) shows, and eq. Eq. 3 again</p>
 <img id="shrunk" src="wide.png" alt="A wide figure">
 <img id="heavy" src="heavy.png" alt="A heavy figure" style="width:100px">
@@ -71,6 +72,7 @@ def test_planted_defects_are_named(tmp_path: Path) -> None:
     assert "index.html @ 1280 px: figure shrunk: img#shrunk (drawn 1500 px, shown 600 px (40%))" in out
     assert "index.html @ 1280 px: heavy image: heavy.png" in out
     assert "index.html @ 1280 px: bibliography label is a key: span.label" in out
+    assert "div#full" not in out  # a full-width cell may use the margin
     assert (tmp_path / "shots" / "index-1280.png").is_file()
 
 

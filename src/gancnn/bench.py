@@ -19,7 +19,9 @@ goes first alternates, ABBA) and medians taken. The six figures:
   K=10 classes, 500 x 9216 per draw) on synthetic pools of that shape; target at most 60 s (full sizes only).
   Baseline: recomputing each draw's Gram matrix from its 500 x 9216 rows (`rmt.gram_eigenvalues`).
 
-`python -m gancnn.bench [--out PATH] [--tiny]` writes one JSON file (default `_build/bench/bench.json`). The full
+`python -m gancnn.bench [--out PATH] [--tiny] [--only FIGURE ...]` writes one JSON file (default
+`_build/bench/bench.json`); `--only` measures just those figures again and replaces them in the report at
+`--out`, dated under "reruns". The full
 sizes are meant to take well under 10 minutes on 2 free CPU cores. On cores that another job keeps busy, torch's and
 OpenBLAS's default thread pools oversubscribe them and slow every figure several-fold (ratios stay comparable);
 `OMP_NUM_THREADS=1` then runs faster, and `machine.omp_num_threads` records it.
@@ -160,10 +162,24 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
 
 
+BF16_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")  # what decides whether bf16 autocast pays on a CPU
+
+
+def cpu_flags() -> list[str]:
+    """The vector-instruction flags of BF16_FLAGS this CPU reports in /proc/cpuinfo (empty where unreadable)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    present = set(text.split())
+    return [f for f in BF16_FLAGS if f in present]
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     return {
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cores": os.cpu_count() or 1,
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
@@ -496,17 +512,23 @@ def bench_gram_study(sz: Sizes, tiny: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------- driver
 
 
-def run_all(tiny: bool) -> dict[str, Any]:
-    """Measure every figure; return the JSON-ready report."""
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_all(tiny: bool, only: list[str] | None = None, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Measure every figure (or, with `only`, just those, replacing them in the earlier report `base`, which then
+    records each rerun with its date and machine under "reruns"); return the JSON-ready report."""
     sz = TINY if tiny else FULL
     start = time.perf_counter()
-    report: dict[str, Any] = {
-        "schema": 1,
-        "machine": machine(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "tiny": tiny,
-        "sizes": asdict(sz),
-    }
+    if only:
+        if base is None or base.get("tiny") is not tiny:
+            raise ValueError("--only replaces figures of an earlier report of the same size: run the full bench first")
+        report = dict(base)
+        report["reruns"] = dict(base.get("reruns", {}))
+    else:
+        report = {"schema": 1, "machine": machine(), "date": now(), "tiny": tiny, "sizes": asdict(sz)}
     figures: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("training", lambda: bench_training(sz)),
         ("inception", lambda: bench_inception(sz)),
@@ -515,13 +537,21 @@ def run_all(tiny: bool) -> dict[str, Any]:
         ("hypersurfaces", lambda: bench_hypersurfaces(sz)),
         ("gram_study", lambda: bench_gram_study(sz, tiny)),
     ]
+    unknown = set(only or []) - {key for key, _ in figures}
+    if unknown:
+        raise ValueError(f"unknown figures {sorted(unknown)}; choose from {[key for key, _ in figures]}")
     for key, fn in figures:
+        if only and key not in only:
+            continue
         t0 = time.perf_counter()
         log(f"{key} ...")
         report[key] = fn()
         report[key]["seconds_total"] = time.perf_counter() - t0
         log(f"{key} done in {report[key]['seconds_total']:.1f} s")
-    report["total_seconds"] = time.perf_counter() - start
+        if only:
+            report["reruns"][key] = {"date": now(), "machine": machine()}
+    if not only:
+        report["total_seconds"] = time.perf_counter() - start
     return report
 
 
@@ -552,8 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gancnn.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON report (default {DEFAULT_OUT})")
     ap.add_argument("--tiny", action="store_true", help="tiny sizes (a smoke test in well under a minute)")
+    ap.add_argument("--only", nargs="+", help="rerun just these figures, replacing them in the report at --out")
     args = ap.parse_args(argv)
-    report = run_all(args.tiny)
+    base = json.loads(args.out.read_text()) if args.only and args.out.exists() else None
+    report = run_all(args.tiny, args.only, base)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(summary(report))

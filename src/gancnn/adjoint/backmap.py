@@ -35,6 +35,7 @@ from torch.func import jvp, vjp, vmap
 from gancnn.adjoint.folding import BiasLayout, bias_layout, gather, restrict
 from gancnn.models.resnet20 import BNBlock, FixupBlock, FixupResNet20, Multiplier, ResNet20BN, ScalarBias, ShortcutA
 from gancnn.models.vgg7 import VGG7
+from gancnn.train import keep_freed_memory
 
 MODES = ("RM0", "RM1", "RM2", "RM3", "RM4")
 VERIFY_METHODS = {  # how `verify_batches` records each route of `AdjointBackMap.verify`
@@ -235,6 +236,7 @@ class AdjointBackMap:
     def __init__(self, model: nn.Module, version: int = 2) -> None:
         """Check the network, put it in eval mode and collect x_b (empty for v1)."""
         check_model(model, version)
+        keep_freed_memory()  # the verification keeps every layer's units: reuse their memory batch after batch
         self.model = model.eval()
         self.version = version
         self.layout: BiasLayout = bias_layout(model, strict=False)  # multipliers are fixed linear maps
@@ -373,6 +375,7 @@ class AdjointBackMap:
                 raise ValueError(f"method must be 'twin' or 'jvp', got {method!r}")
         return {n: (ci / k, pi) for n, ci, pi in zip(layers, primal, p)}
 
+    @torch.no_grad()
     def _twin_units(
         self, x: torch.Tensor, k: float, layers: list[str]
     ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
@@ -415,10 +418,18 @@ class AdjointBackMap:
             negative = module.negative_slope if isinstance(module, nn.LeakyReLU) else 0.0
 
             def forward(inp: torch.Tensor) -> torch.Tensor:
-                """Both halves times the primal half's slopes."""
-                one, low = inp.new_ones(()), inp.new_full((), negative)  # in the input's dtype (a float32 0.01 is not)
-                slope = torch.where(inp[:n] > 0, one, low)
-                return inp * torch.cat([slope, slope])
+                """The primal half through the gate itself; the tangent half times the primal half's slopes (one
+                pass over each half, written into one output: no slope tensor, no concatenation)."""
+                primal, tangent = inp[:n], inp[n:]
+                out = torch.empty_like(inp)
+                opens = primal > 0
+                if negative == 0.0:
+                    torch.clamp_min(primal, 0.0, out=out[:n])
+                    torch.mul(tangent, opens, out=out[n:])
+                else:
+                    out[:n] = F.leaky_relu(primal, negative)
+                    torch.where(opens, tangent, tangent * negative, out=out[n:])
+                return out
 
             return forward
 
