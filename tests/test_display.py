@@ -46,3 +46,29 @@ def test_image_grids_draw_pixels_as_blocks() -> None:
     plots.show_grid(ax, torch.rand(4, 3, 8, 8), nrow=2)
     assert ax.images[0].get_interpolation() == "nearest"
     plt.close(fig)
+
+
+def test_as_jpeg_is_a_closed_figure_as_a_light_jpeg_output() -> None:
+    """A noise-like figure as JPEG: an IPython image of format jpeg, several times lighter than its PNG."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from gancnn.book import plots
+
+    def noisy() -> plt.Figure:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plots.show_grid(ax, torch.rand(64, 3, 32, 32, generator=torch.Generator().manual_seed(0)))
+        return fig
+
+    png = io.BytesIO()
+    fig = noisy()
+    fig.savefig(png, format="png")
+    plt.close(fig)
+    fig = noisy()
+    out = plots.as_jpeg(fig)
+    assert out.format == "jpeg" and out.data[:2] == b"\xff\xd8"
+    assert len(out.data) * 1.5 < len(png.getvalue())  # pure noise: the worst case for JPEG; photographs gain more
+    assert not plt.fignum_exists(fig.number)
+    with pytest.raises(ValueError):
+        plots.as_jpeg(noisy(), quality=0)

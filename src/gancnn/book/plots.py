@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -19,6 +21,21 @@ def fit(width: float, height: float) -> tuple[float, float]:
         raise ValueError(f"figure sizes must be positive, got {width} x {height}")
     scale = min(1.0, MAX_FIGURE_INCHES / width)
     return width * scale, height * scale
+
+
+def as_jpeg(fig: plt.Figure, quality: int = 88) -> Any:
+    """A figure of photographs or noise-like maps (sample grids, hypersurfaces) as a JPEG output instead of a PNG:
+    such pixels barely compress losslessly, and a page of them would weigh megabytes. Closes the figure."""
+    import io
+
+    from IPython.display import Image
+
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be in 1..100, got {quality}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", dpi=DPI, pil_kwargs={"quality": quality})
+    plt.close(fig)
+    return Image(data=buffer.getvalue(), format="jpeg")
 
 
 def setup_style() -> None:
