@@ -34,17 +34,20 @@ def test_fit_caps_the_width_and_keeps_the_aspect() -> None:
         plots.fit(0, 3)
 
 
-def test_image_grids_draw_pixels_as_blocks() -> None:
-    """show_grid and the book style use nearest-neighbour drawing (true to the data, and light PNGs)."""
+def test_image_grids_draw_pixels_as_blocks_when_enlarged() -> None:
+    """show_grid draws nearest-neighbour when each grid pixel gets a screen pixel or more, antialiased when shrunk."""
     import matplotlib.pyplot as plt
 
     from gancnn.book import plots
 
     plots.setup_style()
-    assert plt.rcParams["image.interpolation"] == "nearest"
-    fig, ax = plt.subplots()
-    plots.show_grid(ax, torch.rand(4, 3, 8, 8), nrow=2)
+    fig, ax = plt.subplots(figsize=(6, 6))
+    plots.show_grid(ax, torch.rand(4, 3, 8, 8), nrow=2)  # an 18-pixel grid on a ~500-pixel axes
     assert ax.images[0].get_interpolation() == "nearest"
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(1, 1))
+    plots.show_grid(ax, torch.rand(64, 3, 32, 32), nrow=8)  # a 274-pixel grid on a ~80-pixel axes
+    assert ax.images[0].get_interpolation() == "antialiased"
     plt.close(fig)
 
 

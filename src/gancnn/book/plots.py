@@ -48,7 +48,6 @@ def setup_style() -> None:
             "axes.grid": True,
             "grid.alpha": 0.3,
             "figure.autolayout": True,
-            "image.interpolation": "nearest",  # every array cell a flat block: true to the data, light PNGs
         }
     )
 
@@ -62,17 +61,24 @@ def image_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, fl
     return grid.permute(1, 2, 0).clamp(0, 1).numpy()
 
 
+def grid_interpolation(ax: plt.Axes, grid_width: int) -> str:
+    """ "nearest" when the axes give each grid pixel at least one screen pixel (flat blocks, true to the data, and
+    a PNG that compresses several times better than smoothed upsampling), else matplotlib's "antialiased" (a
+    shrunk grid drawn nearest aliases into noise that compresses worse)."""
+    fig = ax.figure
+    shown = ax.get_position().width * fig.get_figwidth() * fig.dpi
+    return "nearest" if shown >= grid_width else "antialiased"
+
+
 def show_grid(
     ax: plt.Axes, images: torch.Tensor, nrow: int = 8, title: str = "", value_range: tuple[float, float] | None = None
 ) -> None:
     """Draw a batch of images as one grid on an axis."""
     grid = image_grid(images, nrow=nrow, value_range=value_range)
-    # nearest: each image pixel a flat block, as the data are, and a PNG that compresses (smoothed resampling of
-    # a photographic grid makes every output pixel distinct and the file several times larger)
     ax.imshow(
         grid.squeeze(-1) if grid.shape[-1] == 1 else grid,
         cmap="gray" if grid.shape[-1] == 1 else None,
-        interpolation="nearest",
+        interpolation=grid_interpolation(ax, grid.shape[1]),
     )
     ax.set_title(title)
     ax.axis("off")
