@@ -99,19 +99,28 @@ def test_split_and_augment() -> None:
     )
 
 
-def test_trained_model_is_cached(tmp_path, monkeypatch) -> None:
-    """A tiny real training run is stored and read back with identical weights."""
+def skip_without_cifar() -> None:
+    """Skip a test that trains on real CIFAR-10 when the data root lacks it."""
     from gancnn import data
 
     try:
         data.load("cifar10", "test", transform="pil", download=False)
     except data.DataError:
         pytest.skip("CIFAR-10 is not in the data root")
+
+
+def _tiny_cfg() -> ct.TrainConfig:
+    """Two steps of 50 images: the smallest real training run."""
+    cfg = ct.quick_config("vgg7", n_train=100, epochs=1, lr=0.05, n_val=50, n_test=50)
+    return ct.TrainConfig(**{**cfg.__dict__, "batch_size": 50})
+
+
+def test_trained_model_is_cached(tmp_path, monkeypatch) -> None:
+    """A tiny real training run is stored and read back with identical weights."""
+    skip_without_cifar()
     monkeypatch.setenv("GANCNN_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("GANCNN_RUNS", str(tmp_path / "runs"))
-    kwargs = dict(n_train=100, epochs=1, lr=0.05, n_val=50, n_test=50)
-    cfg = ct.quick_config("vgg7", **kwargs)
-    cfg = ct.TrainConfig(**{**cfg.__dict__, "batch_size": 50})
+    cfg = _tiny_cfg()
     model, rec = ct.trained_model("vgg7", "quick", cfg=cfg)
     again, rec2 = ct.trained_model("vgg7", "quick", cfg=cfg)
     assert rec["_cached"] is False and rec2["_cached"] is True
@@ -121,20 +130,9 @@ def test_trained_model_is_cached(tmp_path, monkeypatch) -> None:
     assert np.isfinite([h["loss"] for h in rec["history"]]).all()
 
 
-def _tiny_cfg() -> ct.TrainConfig:
-    """Two steps of 50 images: the smallest real training run."""
-    cfg = ct.quick_config("vgg7", n_train=100, epochs=1, lr=0.05, n_val=50, n_test=50)
-    return ct.TrainConfig(**{**cfg.__dict__, "batch_size": 50})
-
-
 def test_training_on_device_cpu_equals_the_default(tmp_path, monkeypatch) -> None:
     """device='cpu' trains exactly the weights of the default call (each run in its own checkpoint folder)."""
-    from gancnn import data
-
-    try:
-        data.load("cifar10", "test", transform="pil", download=False)
-    except data.DataError:
-        pytest.skip("CIFAR-10 is not in the data root")
+    skip_without_cifar()
     monkeypatch.setenv("GANCNN_RUNS", str(tmp_path / "default"))
     default = ct.train(_tiny_cfg(), progress=False)
     monkeypatch.setenv("GANCNN_RUNS", str(tmp_path / "cpu"))
