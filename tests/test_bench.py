@@ -87,7 +87,7 @@ def test_top_level_schema(report: dict[str, Any]) -> None:
     for key, rerun in report.get("reruns", {}).items():  # figures measured again later (--only), dated
         assert key in FIGURES and datetime.datetime.fromisoformat(rerun["date"]).tzinfo is not None
         assert rerun["date"] >= report["date"] and set(rerun["machine"]) >= {"cpu", "cores", "torch"}
-    assert report["schema"] == 1 and report["tiny"] is (report["_wall"] is not None)
+    assert report["schema"] == 2 and report["tiny"] is (report["_wall"] is not None)
     m = report["machine"]
     base = {"cpu", "cores", "torch", "torch_threads", "omp_num_threads", "python"}
     assert set(m) in (base, base | {"cpu_flags"})  # cpu_flags recorded since session 8
@@ -115,12 +115,18 @@ def test_training(report: dict[str, Any]) -> None:
         "batch_size": sizes_of(report).train_batch,
         "warmup": sizes_of(report).train_warmup,
         "repeats": sizes_of(report).train_repeats,
+        "bf16_probe_steps": sizes_of(report).bf16_probe_steps,
     }
+    assert t["candidate_precision"] == ("bf16" if t["bf16_accelerated"] else "fp32")
+    assert t["candidate_precision"] in t["candidate"] and isinstance(t["cpu_capability"], str)
     assert set(t["models"]) == set(bench.TRAINING_MODELS)
     for rec in t["models"].values():
-        assert set(rec) == {"baseline", "candidate", "ratio"}
+        assert set(rec) == {"baseline", "candidate", "ratio", "bf16_probe"}
         assert len(rec["baseline"]["repeats"]) == len(rec["candidate"]["repeats"]) == sizes_of(report).train_repeats
         assert rec["ratio"] == pytest.approx(check_timing(rec["candidate"]) / check_timing(rec["baseline"]), rel=REL)
+        probe = rec["bf16_probe"]
+        assert positive(probe["images_per_s"])
+        assert probe["ratio"] == pytest.approx(probe["images_per_s"] / rec["baseline"]["median"], rel=REL)
 
 
 def test_inception(report: dict[str, Any]) -> None:

@@ -101,6 +101,7 @@ SCRIPT = r"""
 import sys, time, torch
 torch.set_num_threads(1)
 from gancnn.reference import classifiers
+from gancnn.train import for_machine
 delay = float(sys.argv[2])
 original = classifiers.flip_crop
 def slow_flip_crop(*args):
@@ -108,6 +109,7 @@ def slow_flip_crop(*args):
     return original(*args)
 classifiers.flip_crop = slow_flip_crop
 cfg = classifiers.ReferenceConfig("resnet20-bn", epochs=3, batch_size=16, n_train=96, n_val=24, lr_max=0.05)
+cfg = for_machine(cfg, "cpu")  # what `ensure` trains: fp32 where bf16 would be emulated
 result = classifiers.train(cfg, progress=False, checkpoint_every=4)
 torch.save({"state": result["state_dict"], "curves": result["curves"], "test_acc": result["test_acc"]}, sys.argv[1])
 """
@@ -221,3 +223,41 @@ def test_shuffled_label_training_permutes_the_training_labels_only(tmp_path: Pat
     assert sorted(plain_labels.tolist()) == sorted(shuffled_labels.tolist())  # the same labels, permuted
     assert not torch.equal(plain_labels, shuffled_labels)
     assert runs[True][1]["shuffled_labels"] and not runs[False][1]["shuffled_labels"]
+
+
+def test_machine_precision_falls_back_to_fp32_only_where_bf16_is_slow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bf16 is kept where accelerated, replaced by fp32 elsewhere; fp32 stays fp32; bad names fail."""
+    import gancnn.train as train
+
+    cfg = classifiers.REFERENCE_CONFIGS["vgg7"]
+    monkeypatch.setattr(train, "bf16_accelerated", lambda device: False)
+    assert train.machine_precision("bf16", "cpu") == "fp32" and train.for_machine(cfg, "cpu").precision == "fp32"
+    monkeypatch.setattr(train, "bf16_accelerated", lambda device: True)
+    assert train.machine_precision("bf16", "cpu") == "bf16" and train.for_machine(cfg, "cpu") == cfg
+    assert train.machine_precision("fp32", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        train.machine_precision("fp16", "cpu")
+    fp32 = train.for_machine(cfg, "cpu").__class__(**{**cfg.__dict__, "precision": "fp32"})
+    assert train.precision_variants(cfg) == [cfg, fp32] and train.precision_variants(fp32) == [fp32]
+    monkeypatch.undo()
+    if not torch.cuda.is_available():
+        assert train.bf16_accelerated("cuda") is False
+    assert isinstance(train.bf16_accelerated("cpu"), bool)
+
+
+def test_a_bf16_schedule_stored_at_fp32_counts_as_present(tmp_artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without fast bf16 a bf16 schedule trains at fp32; later, with fast bf16, that run is found, not retrained."""
+    import gancnn.train as train
+
+    _fake_cifar(tmp_artifacts / "data")
+    monkeypatch.setenv("GANCNN_DATA", str(tmp_artifacts / "data"))
+    monkeypatch.setenv("GANCNN_DATA_MANIFEST", "off")
+    monkeypatch.setenv("GANCNN_DOWNLOAD", "0")
+    tiny = classifiers.ReferenceConfig("vgg7", epochs=1, batch_size=16, n_train=96, n_val=24, lr_max=0.01)
+    monkeypatch.setattr(train, "bf16_accelerated", lambda device: False)
+    record = classifiers.ensure("vgg7", cfg=tiny, progress=False)
+    assert record["_provenance"]["config"]["precision"] == "fp32"
+    monkeypatch.setattr(train, "bf16_accelerated", lambda device: True)
+    monkeypatch.setattr(classifiers, "train", lambda *a, **k: pytest.fail("retrained a stored network"))
+    assert classifiers.stored("vgg7", tiny)["test_acc"] == record["test_acc"]
+    assert classifiers.ensure("vgg7", cfg=tiny, progress=False)["test_acc"] == record["test_acc"]

@@ -37,7 +37,7 @@ from gancnn.book import cache
 from gancnn.book.paths import runs_dir
 from gancnn.book.seed import seed_everything
 from gancnn.models import count_parameters
-from gancnn.train import StepSampler, autocast, run_loop
+from gancnn.train import StepSampler, autocast, for_machine, precision_variants, run_loop
 
 PROFILE = "reference"
 
@@ -341,7 +341,11 @@ def cache_config(cfg: ReferenceConfig) -> dict[str, Any]:
 def stored(name: str, cfg: ReferenceConfig | None = None) -> dict[str, Any] | None:
     """The stored record of a reference network (weights, curves, provenance), or None when absent."""
     cfg = cfg or REFERENCE_CONFIGS[name]
-    return cache.load(PROFILE, f"classifier-{name}", cache_config(cfg))
+    for variant in precision_variants(cfg):  # a bf16 schedule trained at fp32 on a machine without fast bf16
+        record = cache.load(PROFILE, f"classifier-{name}", cache_config(variant))
+        if record is not None:
+            return record
+    return None
 
 
 def reference_model(name: str, cfg: ReferenceConfig | None = None) -> tuple[nn.Module, dict[str, Any]] | None:
@@ -355,8 +359,15 @@ def reference_model(name: str, cfg: ReferenceConfig | None = None) -> tuple[nn.M
 
 
 def ensure(name: str, device: str = "cpu", progress: bool = True, cfg: ReferenceConfig | None = None) -> dict[str, Any]:
-    """Return the stored record of a network, training (or resuming) and storing it first when missing."""
-    cfg = cfg or REFERENCE_CONFIGS[name]
+    """Return the stored record of a network, training (or resuming) and storing it first when missing.
+
+    A schedule asking for bf16 trains at fp32 where bf16 is not accelerated (`gancnn.train.machine_precision`),
+    and a run stored at either precision counts as present.
+    """
+    found = stored(name, cfg)
+    if found is not None:
+        return found
+    cfg = for_machine(cfg or REFERENCE_CONFIGS[name], device)
     config = cache_config(cfg)
     copy = data.load(cfg.dataset, "train", transform="pil").data_copy
     record = cache.cached(

@@ -23,6 +23,7 @@ from gancnn import data
 from gancnn.book import cache
 from gancnn.gan import experiment, fid
 from gancnn.models.sagan import CONDITIONINGS
+from gancnn.train import for_machine, precision_variants
 
 PROFILE = "reference"
 # The chapter's optimiser knobs (book/dcgan-sagan.md): DCGAN's Adam(2e-4, 0.5), SAGAN's TTUR Adam(1e-4 / 4e-4, 0, 0.9).
@@ -123,7 +124,11 @@ def cache_config(cfg: GANReferenceConfig) -> dict[str, Any]:
 def stored(model: str, cfg: GANReferenceConfig | None = None) -> dict[str, Any] | None:
     """The stored record of a reference GAN, or None when it was never trained."""
     cfg = cfg or REFERENCE_GANS[model]
-    return cache.load(PROFILE, f"gan-{model}", cache_config(cfg))
+    for variant in precision_variants(cfg):  # a bf16 run trained at fp32 on a machine without fast bf16
+        record = cache.load(PROFILE, f"gan-{model}", cache_config(variant))
+        if record is not None:
+            return record
+    return None
 
 
 def generator(model: str, record: dict[str, Any], width: int, nz: int = 100) -> torch.nn.Module:
@@ -177,8 +182,12 @@ def train(cfg: GANReferenceConfig, device: str = "cpu") -> dict[str, Any]:
 
 
 def ensure(model: str, device: str = "cpu", cfg: GANReferenceConfig | None = None) -> dict[str, Any]:
-    """Return the stored record of a reference GAN, training and storing it first when missing."""
-    cfg = cfg or REFERENCE_GANS[model]
+    """Return the stored record of a reference GAN, training and storing it first when missing (a bf16 run
+    trains at fp32 where bf16 is not accelerated; one stored at either precision counts as present)."""
+    found = stored(model, cfg)
+    if found is not None:
+        return found
+    cfg = for_machine(cfg or REFERENCE_GANS[model], device)
     copy = data.load("cifar10", "train").data_copy
     return cache.cached(
         PROFILE, f"gan-{model}", cache_config(cfg), lambda: train(cfg, device), device=device, data_copy=copy
