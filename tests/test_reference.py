@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -237,7 +238,7 @@ def test_machine_precision_falls_back_to_fp32_only_where_bf16_is_slow(monkeypatc
     assert train.machine_precision("fp32", "cpu") == "fp32"
     with pytest.raises(ValueError, match="precision"):
         train.machine_precision("fp16", "cpu")
-    fp32 = train.for_machine(cfg, "cpu").__class__(**{**cfg.__dict__, "precision": "fp32"})
+    fp32 = dataclasses.replace(cfg, precision="fp32")
     assert train.precision_variants(cfg) == [cfg, fp32] and train.precision_variants(fp32) == [fp32]
     monkeypatch.undo()
     if not torch.cuda.is_available():

@@ -167,7 +167,7 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
 
 
-BF16_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")  # what decides whether bf16 autocast pays on a CPU
+BF16_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")  # recorded in a report (the trainer asks bf16_accelerated)
 
 
 def cpu_flags() -> list[str]:

@@ -71,6 +71,15 @@ def precision_variants(cfg: Config) -> list[Config]:
     return [cfg]
 
 
+def load_any_precision(cfg: Config, load: Callable[[Config], dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The first stored run among `precision_variants(cfg)` (`load` returns None when one is absent), or None."""
+    for variant in precision_variants(cfg):  # a bf16 run trained at fp32 on a machine without fast bf16
+        record = load(variant)
+        if record is not None:
+            return record
+    return None
+
+
 def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
     """bf16 autocast on the given device, or nothing for fp32."""
     if precision not in PRECISIONS:

@@ -37,7 +37,7 @@ from gancnn.book import cache
 from gancnn.book.paths import runs_dir
 from gancnn.book.seed import seed_everything
 from gancnn.models import count_parameters
-from gancnn.train import StepSampler, autocast, for_machine, precision_variants, run_loop
+from gancnn.train import StepSampler, autocast, for_machine, load_any_precision, run_loop
 
 PROFILE = "reference"
 
@@ -341,11 +341,7 @@ def cache_config(cfg: ReferenceConfig) -> dict[str, Any]:
 def stored(name: str, cfg: ReferenceConfig | None = None) -> dict[str, Any] | None:
     """The stored record of a reference network (weights, curves, provenance), or None when absent."""
     cfg = cfg or REFERENCE_CONFIGS[name]
-    for variant in precision_variants(cfg):  # a bf16 schedule trained at fp32 on a machine without fast bf16
-        record = cache.load(PROFILE, f"classifier-{name}", cache_config(variant))
-        if record is not None:
-            return record
-    return None
+    return load_any_precision(cfg, lambda variant: cache.load(PROFILE, f"classifier-{name}", cache_config(variant)))
 
 
 def reference_model(name: str, cfg: ReferenceConfig | None = None) -> tuple[nn.Module, dict[str, Any]] | None:

@@ -23,7 +23,7 @@ from gancnn import data
 from gancnn.book import cache
 from gancnn.gan import experiment, fid
 from gancnn.models.sagan import CONDITIONINGS
-from gancnn.train import for_machine, precision_variants
+from gancnn.train import for_machine, load_any_precision
 
 PROFILE = "reference"
 # The chapter's optimiser knobs (book/dcgan-sagan.md): DCGAN's Adam(2e-4, 0.5), SAGAN's TTUR Adam(1e-4 / 4e-4, 0, 0.9).
@@ -124,11 +124,7 @@ def cache_config(cfg: GANReferenceConfig) -> dict[str, Any]:
 def stored(model: str, cfg: GANReferenceConfig | None = None) -> dict[str, Any] | None:
     """The stored record of a reference GAN, or None when it was never trained."""
     cfg = cfg or REFERENCE_GANS[model]
-    for variant in precision_variants(cfg):  # a bf16 run trained at fp32 on a machine without fast bf16
-        record = cache.load(PROFILE, f"gan-{model}", cache_config(variant))
-        if record is not None:
-            return record
-    return None
+    return load_any_precision(cfg, lambda variant: cache.load(PROFILE, f"gan-{model}", cache_config(variant)))
 
 
 def generator(model: str, record: dict[str, Any], width: int, nz: int = 100) -> torch.nn.Module:
