@@ -64,6 +64,53 @@ def test_manifest_off_accepts_a_changed_copy_as_unverified(private_copy: Path, m
     monkeypatch.setenv("GANCNN_DATA_MANIFEST", "off")
     ds = data.load("cifar10", "test")
     assert len(ds) == 9_999 and ds.data_copy.sha256 == ""
+    assert ds.data_copy.copy.startswith("jpeg-q75+unverified-") and "not checked" in ds.data_copy.description
+    mnist = data.load("mnist", "test").data_copy
+    assert mnist.copy.startswith("original+unverified-") and mnist.sha256 == ""
+
+
+def _alter(image: Path) -> None:
+    """Re-encode one JPEG with its top-left pixels inverted (a valid image with other pixels)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(image) as im:
+        pixels = im.convert("RGB")
+    pixels.paste(ImageOps.invert(pixels.crop((0, 0, 8, 8))), (0, 0))
+    pixels.save(image, format="JPEG", quality=75)
+
+
+def test_results_on_changed_data_never_share_the_verified_copys_cache_key(private_copy: Path, monkeypatch) -> None:
+    """Statistics of an altered copy (accepted with the manifest off) are recomputed under their own key."""
+    from gancnn.book import cache
+
+    calls: list[str] = []
+
+    def pixel_sum() -> float:
+        """The statistic of the chapter's pipeline page, on the copy loaded now."""
+        ds = data.load("cifar10", "test", transform="pil")
+        calls.append(ds.data_copy.copy)
+        x, _ = data.to_tensors(ds, list(range(1000)))
+        return float(x.double().sum())
+
+    def statistic() -> float:
+        """The cached statistic, keyed by the copy's name as every chapter keys it."""
+        copy = data.load("cifar10", "test", transform="pil").data_copy.copy
+        return cache.cached("quick", "pixel-sum", {"copy": copy}, lambda: {"sum": pixel_sum()})["sum"]
+
+    clean = statistic()
+    assert calls == ["jpeg-q75"]
+    images = sorted((private_copy / "cifar10-jpeg" / "test" / "airplane").iterdir())  # the first 1,000 images
+    _alter(images[0])
+    with pytest.raises(data.DataError, match="image bytes differ"):  # strict: refused outright
+        statistic()
+    monkeypatch.setenv("GANCNN_DATA_MANIFEST", "off")
+    changed = statistic()
+    assert len(calls) == 2 and calls[1].startswith("jpeg-q75+unverified-")
+    assert changed != clean  # a real recomputation on the altered pixels, not the clean copy's entry
+    assert statistic() == changed and len(calls) == 2  # the altered copy's own entry is reused
+    _alter(images[1])  # a second change: yet another key
+    statistic()
+    assert len(calls) == 3 and calls[2].startswith("jpeg-q75+unverified-") and calls[2] != calls[1]
 
 
 @pytest.fixture

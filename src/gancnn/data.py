@@ -6,7 +6,11 @@ in ImageFolder layout (`cifar10-jpeg/{train,test}/<class>/*.jpg`); with download
 (`GANCNN_DOWNLOAD=1`, the default) torchvision fetches the original. Every data set returned
 carries a `data_copy` attribute saying which copy it is, with the checksum it was verified against
 (`gancnn.manifest`: image counts per class and SHA-256 of the offline copies; `GANCNN_DATA_MANIFEST=off`
-accepts a copy that differs on purpose, recorded as unverified). Downloads time out after
+accepts a copy that differs on purpose, recorded as unverified). A verified copy's name (`original`,
+`jpeg-q75`) stands for its manifest checksum in every cache key; an unverified one is named
+`<copy>+unverified-<fingerprint>` (its files' names, sizes and modification times), so results computed on
+changed data never share a key with results of the verified copy, nor with those of another changed copy.
+Downloads time out after
 `GANCNN_DOWNLOAD_TIMEOUT` seconds without data (default 60); `download_deadline` gives other downloads
 (the ImageNet weights of `gancnn.models.resnet50_imagenet`) the same timeout.
 """
@@ -17,7 +21,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +112,18 @@ def _verified(check: Callable[[], str]) -> str:
         raise DataError(f"{exc}; replace the copy, or set GANCNN_DATA_MANIFEST=off to use it anyway") from exc
 
 
+def _unverified(copy: DataCopy, files: list[Path], folder: Path) -> DataCopy:
+    """The copy renamed by its files' fingerprint when the manifest was not checked (its own cache keys)."""
+    if manifest_checks():
+        return copy
+    fingerprint = manifest.relative_signature(folder, files)[:12]
+    return replace(
+        copy,
+        copy=f"{copy.copy}+unverified-{fingerprint}",
+        description=f"{copy.description}, not checked against the manifest",
+    )
+
+
 def make_transform(name: str, spec: str | Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
     """Turn a transform name ('tensor', 'normalize', 'gan', 'pil') or a callable into a transform."""
     if spec is None or callable(spec):
@@ -176,6 +192,9 @@ def load(
             "cifar100": "original CIFAR-100 (python pickles)",
         }[name]
         ds.data_copy = DataCopy(name, "original", desc, original[name].split(" ")[0], digest)
+        if name == "mnist" and (root / "MNIST" / "raw").is_dir():
+            raw = root / "MNIST" / "raw"
+            ds.data_copy = _unverified(ds.data_copy, manifest.mnist_files(raw), raw)
         return ds
     except RuntimeError:
         pass
@@ -190,6 +209,7 @@ def load(
             ds.data_copy = DataCopy(
                 name, "jpeg-q75", "CIFAR-10 lossy JPEG copy (libjpeg quality 75)", f"cifar10-jpeg/{split}", digest
             )
+            ds.data_copy = _unverified(ds.data_copy, manifest.image_files(folder), folder)
             return ds
     if download if download is not None else downloads_allowed():
         try:

@@ -83,6 +83,20 @@ def signature(files: list[Path]) -> str:
     return h.hexdigest()
 
 
+def relative_signature(folder: Path, files: list[Path]) -> str:
+    """The fingerprint of `signature` with paths relative to `folder` (the same files elsewhere match)."""
+    h = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.relative_to(folder).as_posix()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def mnist_files(raw: Path) -> list[Path]:
+    """The MNIST idx files present in `raw`, sorted by name."""
+    return [raw / name for name in sorted(MANIFEST["mnist-raw"]) if (raw / name).is_file()]
+
+
 def _record_file() -> Path:
     """Where verified signatures are remembered across processes."""
     from gancnn.book.paths import artifacts_dir
