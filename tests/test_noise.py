@@ -41,3 +41,12 @@ def test_bad_inputs():
         noise.equicorrelated(1.5)
     with pytest.raises(KeyError):
         noise.get("cauchy", noise.Z_NOISES)
+
+
+def test_cauchy_has_the_standard_quartiles_and_heavy_tails():
+    """Standard Cauchy: median 0, quartiles -1 and +1, P(|z| > 10) = 1 - 2 arctan(10) / pi (about 6.3%)."""
+    z = noise.Z_NOISES["Cauchy"](200_000, 1, torch.Generator().manual_seed(3)).squeeze(1)
+    q = torch.quantile(z[:100_000], torch.tensor([0.25, 0.5, 0.75]))
+    assert torch.allclose(q, torch.tensor([-1.0, 0.0, 1.0]), atol=0.02)
+    tail = float((z.abs() > 10).float().mean())
+    assert tail == pytest.approx(1 - 2 * torch.atan(torch.tensor(10.0)).item() / torch.pi, abs=0.002)

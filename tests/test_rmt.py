@@ -30,6 +30,24 @@ def test_factored_root_is_the_symmetric_root():
     assert torch.allclose(st.apply_sqrt(t), t @ st.sqrt_cov(), atol=1e-9)
 
 
+def test_class_stats_through_the_gram_equals_the_svd_route():
+    """m < p goes through the m x m Gram: same covariance and root as torch.linalg.svd, orthonormal basis."""
+    g = torch.Generator().manual_seed(3)
+    m, p = 60, 400
+    x = torch.randn(m, p, generator=g, dtype=torch.float64) * torch.logspace(-4, 0, p, dtype=torch.float64) + 2.0
+    st = rmt.class_stats(x)
+    centred = x - x.mean(0)
+    _, s, vh = torch.linalg.svd(centred, full_matrices=False)
+    assert len(st.scales) == m - 1 == int((s > 1e-6 * s[0]).sum())  # centring removes one direction
+    assert torch.allclose(st.scales, s[: m - 1] / m**0.5, rtol=1e-10)
+    cov = centred.T @ centred / m
+    assert float((st.cov() - cov).abs().max() / cov.abs().max()) < 1e-12
+    assert torch.allclose(st.basis.T @ st.basis, torch.eye(m - 1, dtype=torch.float64), atol=1e-8)
+    t = torch.randn(3, p, generator=g, dtype=torch.float64)
+    root = (vh[: m - 1].T * (s[: m - 1] / m**0.5)) @ vh[: m - 1]
+    assert float((st.apply_sqrt(t) - t @ root).abs().max() / (t @ root).abs().max()) < 1e-10
+
+
 @pytest.mark.parametrize("t_name", ["N(0,1)", "Rademacher"])
 def test_gmm_sample_moments_converge(t_name):
     g = torch.Generator().manual_seed(2)
@@ -152,3 +170,90 @@ def test_class_alignment():
     assert np.isclose(rmt.class_alignment(u, n_classes).sum(), n_classes)  # trace of the projector
     with pytest.raises(ValueError):
         rmt.class_alignment(torch.zeros(10, 1), 3)
+
+
+def _mixture(gen: torch.Generator, rows: int, p: int = 150, k: int = 3, heavy: bool = False) -> list[torch.Tensor]:
+    """K Gaussian classes with a decaying covariance spectrum (heavy: each row scaled by a Cauchy factor)."""
+    scales = torch.logspace(-1.5, 0.3, p, dtype=torch.float64)
+    means = [1.5 * torch.randn(p, generator=gen, dtype=torch.float64) for _ in range(k)]
+    out = []
+    for mean in means:
+        noise_rows = torch.randn(rows, p, generator=gen, dtype=torch.float64) * scales
+        if heavy:  # a multivariate Student-t with one degree of freedom: no second moment
+            noise_rows = noise_rows / torch.randn(rows, 1, generator=gen, dtype=torch.float64).abs()
+        out.append(mean + noise_rows)
+    return out
+
+
+def test_spread_gives_mean_sd_and_the_95_percent_quantile():
+    s = rmt.spread(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert s["mean"] == 2.5 and s["sd"] == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
+    assert s["q95"] == pytest.approx(3.85)
+
+
+def test_gaussian_data_sit_within_the_resampling_floors():
+    """Known answer: data that *are* a GMM are as close to their twin as resampling either side moves them."""
+    g = torch.Generator().manual_seed(11)
+    m, n = 200, 60
+    pools = _mixture(g, m + n + n)
+    main, reserve = [p[: m + n] for p in pools], [p[m + n :] for p in pools]
+    res = rmt.twin_experiment(main, m, 3, seed=0, n_floor=20, reserve=reserve)
+    assert res["floors"] == ["twin", "refit", "gan"]
+    for key in ("w1", "ks", "bulk_w1", "bulk_ks"):
+        assert res[f"gmm_{key}"] <= res[f"floor_{key}"] < res[f"control_{key}"], key
+    assert all(res[f"floor_{f}_w1_sd"] > 0 for f in res["floors"]) and res["floor_w1"] == max(
+        res[f"floor_{f}_w1_q95"] for f in ("twin", "refit", "gan")
+    )
+
+
+def test_heavy_tailed_data_fail_where_the_theory_predicts():
+    """Negative control with a known answer: Student-t rows (one degree of freedom) are far from any Gaussian twin."""
+    g = torch.Generator().manual_seed(12)
+    m, n = 200, 60
+    pools = _mixture(g, m + 2 * n, heavy=True)
+    res = rmt.twin_experiment(
+        [p[: m + n] for p in pools], m, 3, seed=0, n_floor=20, reserve=[p[m + n :] for p in pools]
+    )
+    assert res["gmm_ks"] > 3 * res["floor_twin_ks_q95"]
+    assert res["gmm_bulk_ks"] > 3 * res["floor_twin_bulk_ks_q95"]
+
+
+def test_bulk_and_isolated_eigenvalues_are_compared_apart():
+    """Doubling the class means moves the K isolated eigenvalues only; inflating the noise moves the bulk."""
+    g = torch.Generator().manual_seed(13)
+    p, n, k = 600, 20, 3  # 60 rows of 600 columns: a narrow Marchenko-Pastur bulk, so KS sees a scale change
+    scales = torch.logspace(-0.3, 0.3, p, dtype=torch.float64)
+    means = [3 * torch.randn(p, generator=g, dtype=torch.float64) for _ in range(k)]
+
+    def draw(mean_factor: float, noise_factor: float) -> torch.Tensor:
+        """Rows of the K classes with scaled means and noise."""
+        return torch.cat(
+            [
+                mean_factor * mu + noise_factor * torch.randn(n, p, generator=g, dtype=torch.float64) * scales
+                for mu in means
+            ]
+        )
+
+    base = draw(1.0, 1.0)
+    moved_means = rmt.compare(base, draw(2.0, 1.0), k, k)
+    moved_noise = rmt.compare(base, draw(1.0, 1.5), k, k)
+    same = rmt.compare(base, draw(1.0, 1.0), k, k)
+    assert moved_means.isolated > 0.6 and moved_means.bulk_ks < 3 * max(same.bulk_ks, 0.05)
+    assert moved_noise.bulk_ks > max(0.5, 3 * same.bulk_ks) and moved_noise.bulk_w1 > 0.4 and moved_noise.isolated < 0.2
+    assert same.isolated < 0.05
+
+
+def test_floors_refuse_too_few_rows():
+    rows = [torch.randn(30, 5, dtype=torch.float64) for _ in range(2)]
+    with pytest.raises(ValueError, match="2 n = 40"):
+        rmt.gan_floor(rows, 20, 2, 3, 0)
+    with pytest.raises(ValueError, match="more than m = 30"):
+        rmt.refit_floor(rows, 30, 10, 2, 3, 0)
+
+
+def test_shuffled_entries_keep_the_values_and_destroy_the_structure():
+    g = torch.Generator().manual_seed(14)
+    w = torch.randn(40, 5, generator=g, dtype=torch.float64) @ torch.randn(5, 30, generator=g, dtype=torch.float64)
+    s = rmt.shuffled_entries(w, g)
+    assert torch.equal(s.flatten().sort().values, w.flatten().sort().values)
+    assert torch.linalg.matrix_rank(w) == 5 and torch.linalg.matrix_rank(s) == 30  # rank 5 becomes full rank

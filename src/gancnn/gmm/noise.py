@@ -35,6 +35,11 @@ def rademacher(n: int, d: int, gen: torch.Generator) -> torch.Tensor:
     return 2 * bernoulli(n, d, gen) - 1
 
 
+def cauchy(n: int, d: int, gen: torch.Generator) -> torch.Tensor:
+    """Standard Cauchy per coordinate, tan(pi (U - 1/2)): heavy tails, no mean or variance."""
+    return torch.tan(torch.pi * (torch.rand(n, d, generator=gen, dtype=torch.float64) - 0.5)).float()
+
+
 def equicorrelated(rho: float) -> Sampler:
     """N(0, (1 - rho) I + rho 1 1^T): unit variances, every pair of coordinates correlated by rho."""
     if not 0 <= rho <= 1:
@@ -60,6 +65,7 @@ Z_NOISES: dict[str, Sampler] = {
     "N(0,I)": normal,
     "N(0,Σ) ρ=0.5": equicorrelated(0.5),
     "N(0,Σ) ρ=1.0": equicorrelated(1.0),
+    "Cauchy": cauchy,  # the negative control: heavy tails, outside the concentration the theory assumes
 }
 T_NOISES: dict[str, Sampler] = {"N(0,1)": normal, "Rademacher": rademacher}
 
