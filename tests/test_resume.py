@@ -142,22 +142,15 @@ class ProjectionFeatures:
 
 def _gan_params(model: str) -> dict[str, Any]:
     """A tiny parameter set of the dcgan-sagan experiment."""
+    from gancnn.reference.gans import GAN_KNOBS
+
     return {
+        **GAN_KNOBS,  # the chapter's optimiser knobs
         "seed": 0,
         "n_train": 40,
         "width": 8,
         "batch_size": 8,
         "nz": 16,
-        "dcgan_lr_g": 2e-4,
-        "dcgan_lr_d": 2e-4,
-        "dcgan_beta1": 0.5,
-        "dcgan_beta2": 0.999,
-        "sagan_lr_g": 1e-4,
-        "sagan_lr_d": 4e-4,
-        "sagan_beta1": 0.0,
-        "sagan_beta2": 0.9,
-        "n_critic": 1,
-        "gp_weight": 10.0,
         "n_fid": 24,
         "fid_chunk": 12,
         "n_fid_curve": 12,
