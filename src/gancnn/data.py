@@ -116,7 +116,7 @@ def _unverified(copy: DataCopy, files: list[Path], folder: Path) -> DataCopy:
     """The copy renamed by its files' fingerprint when the manifest was not checked (its own cache keys)."""
     if manifest_checks():
         return copy
-    fingerprint = manifest.relative_signature(folder, files)[:12]
+    fingerprint = manifest.signature(files, relative_to=folder)[:12]
     return replace(
         copy,
         copy=f"{copy.copy}+unverified-{fingerprint}",

@@ -74,21 +74,13 @@ def folder_sha256(folder: Path, files: list[Path]) -> str:
     return h.hexdigest()
 
 
-def signature(files: list[Path]) -> str:
-    """A cheap fingerprint of files: names, sizes and modification times."""
+def signature(files: list[Path], relative_to: Path | None = None) -> str:
+    """A cheap fingerprint of files: names (relative to a folder when given), sizes and modification times."""
     h = hashlib.sha256()
     for p in files:
         st = p.stat()
-        h.update(f"{p}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
-def relative_signature(folder: Path, files: list[Path]) -> str:
-    """The fingerprint of `signature` with paths relative to `folder` (the same files elsewhere match)."""
-    h = hashlib.sha256()
-    for p in files:
-        st = p.stat()
-        h.update(f"{p.relative_to(folder).as_posix()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        name = p.relative_to(relative_to).as_posix() if relative_to is not None else p
+        h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 

@@ -223,13 +223,18 @@ def compare(x: torch.Tensor, y: torch.Tensor, k: int, n_classes: int) -> Spectru
     )
 
 
+def by_distance(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    """Resampled comparisons (one dict of distances each) as one array per distance."""
+    return {key: np.array([r[key] for r in rows]) for key in rows[0]}
+
+
 def noise_floor(
     draw: Callable[[torch.Generator], torch.Tensor], k: int, n_classes: int, n_pairs: int, seed: int
 ) -> dict[str, np.ndarray]:
     """The distances between pairs of independent draws of the same model (what 'equal' looks like)."""
     gen = torch.Generator().manual_seed(seed)
     rows = [compare(draw(gen), draw(gen), k, n_classes).as_dict() for _ in range(n_pairs)]
-    return {name: np.array([r[name] for r in rows]) for name in rows[0]}
+    return by_distance(rows)
 
 
 # ---------------------------------------------------------------- Marchenko-Pastur reference
@@ -290,7 +295,7 @@ def gan_floor(rows: Sequence[torch.Tensor], n: int, k: int, n_draws: int, seed: 
         a = torch.cat([r[p[:n]].double() for r, p in zip(rows, perms)])
         b = torch.cat([r[p[n : 2 * n]].double() for r, p in zip(rows, perms)])
         out.append(compare(a, b, k, len(rows)).as_dict())
-    return {key: np.array([o[key] for o in out]) for key in out[0]}
+    return by_distance(out)
 
 
 def refit_floor(
@@ -307,7 +312,7 @@ def refit_floor(
         return gmm_twin(sts, n, gen, t_sampler)
 
     out = [compare(twin(), twin(), k, len(rows)).as_dict() for _ in range(n_draws)]
-    return {key: np.array([o[key] for o in out]) for key in out[0]}
+    return by_distance(out)
 
 
 def twin_experiment(
