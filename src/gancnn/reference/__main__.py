@@ -2,7 +2,8 @@
 
 Names are classifiers (`vgg7`, ...), `shuffled-<classifier>` (the same network trained on shuffled labels, for
 the data-randomisation test), GANs (`dcgan`, `sagan`), the MNIST models of the Gaussian-mixture chapter
-(`mnist-cnn`, `mnist-gan`) or the coursework's `colourization` (three networks); the default is all of them.
+(`mnist-cnn`, `mnist-gan`), the coursework's `colourization` (three networks) or `gmm-features` (Inception-v3
+features of the reference SAGAN's images, for the same chapter); the default is all of them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pathlib import Path
 import torch
 
 from gancnn.book.params import ParameterError, resolve_device
-from gancnn.reference import classifiers, colourization, gans, mnist, verification
+from gancnn.reference import classifiers, colourization, gans, gmm_features, mnist, verification
 
-OTHERS = (*mnist.NAMES, "colourization")
+OTHERS = (*mnist.NAMES, "colourization", "gmm-features")
 
 
 def write_summaries() -> Path:
@@ -97,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"colourization {arch}: validation pixel accuracy {100 * acc:.1f}%, loss {loss:.4f} after "
                 f"{len(run['epoch'])} epochs, {run['_provenance']['wall_time_s']:.0f} s",
+                flush=True,
+            )
+    if "gmm-features" in args.names:
+        for label, cfg in gmm_features.CONFIGS.items():
+            entries = gmm_features.ensure(cfg, device)
+            rate = min(e["images_per_s"] for e in entries)
+            print(
+                f"gmm-features {label} (z ~ {cfg.z}): {len(entries)} classes x {cfg.n_per_class} images, "
+                f"Inception at {rate:.1f} images/s or more",
                 flush=True,
             )
     path = write_summaries()
