@@ -153,3 +153,25 @@ def ensure(cfg: SaganFeaturesConfig = REFERENCE, device: str = "cpu") -> list[di
     if entries is None:
         raise RuntimeError("the reference SAGAN is not stored: run `python -m gancnn.reference sagan` first")
     return entries
+
+
+def reference_summary() -> Any:
+    """One row per stored class and latent law: rows, date, wall time, Inception images/s and entry key."""
+    import pandas as pd
+
+    rows = []
+    for cfg in CONFIGS.values():
+        for label, entry in zip(cfg.classes, stored(cfg) or []):
+            prov = entry["_provenance"]
+            rows.append(
+                {
+                    "latent z": cfg.z,
+                    "class": label,
+                    "feature rows": len(entry["features"]),
+                    "computed": prov["date"][:10],
+                    "wall time (s)": round(prov["wall_time_s"]),
+                    "Inception images/s": round(entry["images_per_s"], 1),
+                    "key": prov["key"],
+                }
+            )
+    return pd.DataFrame(rows)
