@@ -336,3 +336,51 @@ def test_scale_free_error_is_the_worst_absolute_error_over_the_largest_unit() ->
     assert summary["percent_within"] == 75.0
     assert np.isclose(summary["scale_free_error"], 2e-6 / 4.0, rtol=1e-5)
     assert np.isclose(summary["max_abs_err"], 2e-6, rtol=1e-5)
+
+
+def _layer_stats_reference(c: torch.Tensor, p: torch.Tensor, tol: float, bins: np.ndarray, keep: int) -> dict:
+    """The statistics of LayerStats.add written plainly in float64 (the slow form it replaced)."""
+    c64 = c.flatten().double()
+    e = adjoint.relative_error(p, c).abs().flatten().double()
+    bad = e > tol
+    return {
+        "n": e.numel(),
+        "n_within": int((e <= tol).sum()),
+        "n_zero_error": int((e == 0).sum()),
+        "hist": np.histogram(np.log10(e[e > 0].numpy()), bins=bins)[0].tolist(),
+        "max_abs_c": float(c64.abs().max()),
+        "max_abs_err": float((p - c).abs().max()),
+        "median_abs_c": float(c64.abs().median()),
+        "bad_abs_c": c64.abs()[bad][:keep].tolist(),
+        "bad_abs_err": (p - c).abs().flatten().double()[bad][:keep].tolist(),
+        "bad_rel": e[bad][:keep].tolist(),
+    }
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_layer_stats_match_a_plain_float64_computation(dtype: torch.dtype) -> None:
+    """Native-precision counting and the sort-free histogram give exactly the float64 reference's statistics."""
+    gen = torch.Generator().manual_seed(3)
+    c = torch.randn(4000, generator=gen, dtype=torch.float64).to(dtype)
+    scale = 10.0 ** torch.empty(4000, dtype=torch.float64).uniform_(-13, 5, generator=gen)
+    p = (c.double() * (1 + scale * torch.randn(4000, generator=gen, dtype=torch.float64))).to(dtype)
+    p[:500] = c[:500]  # exact reconstructions
+    c[500:510] = 0.0  # units that are zero (the error divides by the smallest normal float32)
+    tol = 0.01
+    p[510] = c[510] * (1 + torch.tensor(tol, dtype=dtype))  # an error right at the threshold
+    bins = np.linspace(-12, 4, 65)
+    edges = torch.tensor(10.0 ** bins[[0, 7, 40, 64]], dtype=torch.float64)
+    c[520:524], p[520:524] = 1.0, (1.0 + edges).to(dtype)  # errors on bin edges, the last edge included
+    stats = adjoint.LayerStats(tol=tol, bins=bins)
+    stats.add(c, p, keep=300)
+    got, want = stats.summary(), _layer_stats_reference(c, p, tol, bins, keep=300)
+    for key, value in want.items():
+        assert got[key] == value, key
+    assert 0 < got["n_zero_error"] < got["n"] and 0 < sum(got["hist"]) and len(got["bad_rel"]) == 300
+
+
+def test_histogram_takes_numpy_counts_for_any_edges() -> None:
+    """The equal-width shortcut and uneven edges both give np.histogram's counts."""
+    values = np.concatenate([np.random.default_rng(0).uniform(-13, 5, 10_000), np.linspace(-12, 4, 65)])
+    for bins in (np.linspace(-12, 4, 65), np.array([-12.0, -3.0, -1.0, 0.5, 4.0])):
+        assert adjoint.histogram(values, bins).tolist() == np.histogram(values, bins=bins)[0].tolist()

@@ -168,3 +168,20 @@ def test_a_bad_download_timeout_is_refused(value: str, tmp_path: Path, monkeypat
     monkeypatch.setenv("GANCNN_DOWNLOAD_TIMEOUT", value)
     with pytest.raises(data.DataError, match="GANCNN_DOWNLOAD_TIMEOUT must be a positive number"):
         data.load("mnist", "test", download=True)
+
+
+def test_image_files_lists_what_rglob_lists_in_the_same_order(tmp_path: Path) -> None:
+    """The fast listing equals sorted(rglob files): hidden files out, nested folders and awkward names in order."""
+    root = tmp_path / "split"
+    for rel in ("cat/1.jpg", "cat/10.jpg", "cat/2.jpg", "cat-b/0.jpg", "cat/.hidden.jpg", "a/b/c.jpg", ".dot/x.jpg"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    (root / "empty").mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "y.jpg").write_bytes(b"y")
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    want = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    got = manifest.image_files(root)
+    assert got == want
+    assert [p.relative_to(root).as_posix() for p in got][:3] == [".dot/x.jpg", "a/b/c.jpg", "cat/1.jpg"]

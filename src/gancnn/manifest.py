@@ -61,8 +61,25 @@ def file_sha256(path: Path) -> str:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """The images of an ImageFolder split, sorted by relative path."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """The images of an ImageFolder split, sorted by relative path (as `sorted(Path)` orders them: part by part).
+
+    Like `Path.rglob("*")` filtered to files: hidden files are left out, symlinked folders are not entered. The
+    directory entries' types come without a stat per file, which makes it many times faster than `rglob` on the
+    50,000 CIFAR-10 training images that every load of the copy lists.
+    """
+    found: list[tuple[str, ...]] = []
+
+    def scan(directory: str, parts: tuple[str, ...]) -> None:
+        """Collect the files below one directory as tuples of path parts."""
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    scan(entry.path, (*parts, entry.name))
+                elif entry.is_file() and not entry.name.startswith("."):
+                    found.append((*parts, entry.name))
+
+    scan(str(folder), ())
+    return [folder.joinpath(*parts) for parts in sorted(found)]
 
 
 def folder_sha256(folder: Path, files: list[Path]) -> str:
