@@ -384,3 +384,14 @@ def test_histogram_takes_numpy_counts_for_any_edges() -> None:
     values = np.concatenate([np.random.default_rng(0).uniform(-13, 5, 10_000), np.linspace(-12, 4, 65)])
     for bins in (np.linspace(-12, 4, 65), np.array([-12.0, -3.0, -1.0, 0.5, 4.0])):
         assert adjoint.histogram(values, bins).tolist() == np.histogram(values, bins=bins)[0].tolist()
+
+
+def test_layer_stats_median_is_the_first_batch_and_counts_cover_all() -> None:
+    """Two batches: counts and maxima over both, the median |c| of the first alone."""
+    stats = adjoint.LayerStats(tol=0.01, bins=np.linspace(-12, 4, 65))
+    first, second = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([100.0, 200.0, 300.0, 400.0])
+    stats.add(first, first)
+    stats.add(second, second * 1.5)
+    summary = stats.summary()
+    assert summary["median_abs_c"] == 2.0
+    assert (summary["n"], summary["n_within"], summary["max_abs_c"]) == (7, 3, 400.0)

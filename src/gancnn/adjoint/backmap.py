@@ -180,9 +180,10 @@ class LayerStats:
     def add(self, c: torch.Tensor, p: torch.Tensor, keep: int = 2000) -> None:
         """Accumulate one batch of true units c and reconstructions p.
 
-        Counts, maxima and the median run in the units' own precision: comparisons, maxima and order statistics
-        of float32 values are exact, and a float32 e satisfies e <= tol (a double) exactly when it satisfies
-        e <= float32(tol). Only the nonzero errors are widened to float64 for the log10 histogram.
+        Counts and maxima cover every batch; the median |c| is the first batch's (a median costs a sort). All of
+        it runs in the units' own precision: comparisons, maxima and order statistics of float32 values are
+        exact, and a float32 e satisfies e <= tol (a double) exactly when e <= float32(tol). Only the nonzero
+        errors are widened to float64, for the log10 histogram.
         """
         c, p = c.detach().flatten(), p.detach().flatten()
         diff = (p - c).abs()
@@ -195,7 +196,8 @@ class LayerStats:
         absc = c.abs()
         self.max_abs_c = max(self.max_abs_c, float(absc.max()))
         self.max_abs_err = max(self.max_abs_err, float(diff.max()))
-        self.median_abs_c_parts.append(float(absc.median()))
+        if not self.median_abs_c_parts:
+            self.median_abs_c_parts.append(float(absc.median()))
         bad = e > self.tol
         if len(self.bad_abs_c) < keep and bad.any():
             room = keep - len(self.bad_abs_c)
