@@ -64,7 +64,7 @@ def image_files(folder: Path) -> list[Path]:
     """The images of an ImageFolder split, sorted by relative path (as `sorted(Path)` orders them: part by part).
 
     Like `Path.rglob("*")` filtered to files: hidden files are left out, symlinked folders are not entered. The
-    directory entries' types come without a stat per file, which makes it many times faster than `rglob` on the
+    directory entries' types come without a stat per file, which makes it 2-4x faster than `rglob` on the
     50,000 CIFAR-10 training images that every load of the copy lists.
     """
     found: list[tuple[str, ...]] = []
