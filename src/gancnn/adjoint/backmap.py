@@ -175,7 +175,7 @@ class LayerStats:
     bad_rel: list[float] = field(default_factory=list)
     max_abs_c: float = 0.0
     max_abs_err: float = 0.0
-    median_abs_c_parts: list[float] = field(default_factory=list)
+    median_abs_c: float | None = None  # of the first batch
 
     def add(self, c: torch.Tensor, p: torch.Tensor, keep: int = 2000) -> None:
         """Accumulate one batch of true units c and reconstructions p.
@@ -196,8 +196,8 @@ class LayerStats:
         absc = c.abs()
         self.max_abs_c = max(self.max_abs_c, float(absc.max()))
         self.max_abs_err = max(self.max_abs_err, float(diff.max()))
-        if not self.median_abs_c_parts:
-            self.median_abs_c_parts.append(float(absc.median()))
+        if self.median_abs_c is None:
+            self.median_abs_c = float(absc.median())
         bad = e > self.tol
         if len(self.bad_abs_c) < keep and bad.any():
             room = keep - len(self.bad_abs_c)
@@ -229,7 +229,7 @@ class LayerStats:
             "max_abs_c": self.max_abs_c,
             "max_abs_err": self.max_abs_err,
             "scale_free_error": self.scale_free_error(),
-            "median_abs_c": float(np.median(self.median_abs_c_parts or [0.0])),
+            "median_abs_c": 0.0 if self.median_abs_c is None else self.median_abs_c,
         }
 
 
