@@ -72,6 +72,9 @@ def test_committed_features_are_the_inception_features_of_the_stored_generator(o
         assert [tuple(e["features"].shape) for e in entries] == [(cfg.n_per_class, fid.FEATURE_DIM)] * len(cfg.classes)
         label = cfg.classes[-1]
         images = gmm_features.class_images(G, cfg, label)
-        assert torch.equal(images[: cfg.n_shown], entries[-1]["images"])
+        # the same images up to rounding: another CPU's kernels may move a value across a uint8 step (measured on
+        # an AVX-512 machine: one value in 24,576 by one level), never further
+        step = (images[: cfg.n_shown].int() - entries[-1]["images"].int()).abs()
+        assert int(step.max()) <= 1 and float((step > 0).float().mean()) < 1e-3
         again = inception(images[-2:], progress=False)
         np.testing.assert_allclose(again, entries[-1]["features"][-2:].double().numpy(), rtol=1e-3, atol=1e-3)
