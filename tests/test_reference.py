@@ -262,3 +262,17 @@ def test_a_bf16_schedule_stored_at_fp32_counts_as_present(tmp_artifacts: Path, m
     monkeypatch.setattr(classifiers, "train", lambda *a, **k: pytest.fail("retrained a stored network"))
     assert classifiers.stored("vgg7", tiny)["test_acc"] == record["test_acc"]
     assert classifiers.ensure("vgg7", cfg=tiny, progress=False)["test_acc"] == record["test_acc"]
+
+
+def test_curve_labels_read_as_name_and_dataset() -> None:
+    assert classifiers.curve_label(("resnet20-fixup", "cifar10")) == "resnet20-fixup (cifar10)"
+    assert classifiers.curve_label("vgg7") == "vgg7"
+    fig = classifiers.plot_curves(
+        {
+            ("vgg7", "cifar10"): {
+                "origin": "reference",
+                "curves": {"epoch": [1, 2], "val_acc": [50, 60], "train_loss": [2, 1]},
+            }
+        }
+    )
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["vgg7 (cifar10)"]

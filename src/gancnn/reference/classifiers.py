@@ -563,6 +563,13 @@ def accuracy_claims(records: dict[str, dict[str, Any]], anchor: str = "") -> lis
     return claims
 
 
+def curve_label(key: Any) -> str:
+    """A legend label for a chapter's record key: 'name (dataset)' for a (name, dataset) pair, else the key."""
+    if isinstance(key, tuple) and len(key) == 2:
+        return f"{key[0]} ({key[1]})"
+    return str(key)
+
+
 def plot_curves(records: dict[Any, dict[str, Any]]) -> Any:
     """Validation accuracy and training loss per epoch of the reference networks among `records`."""
     import matplotlib.pyplot as plt
@@ -571,9 +578,9 @@ def plot_curves(records: dict[Any, dict[str, Any]]) -> Any:
     for name, rec in records.items():
         if rec.get("origin") != "reference":
             continue
-        curves = rec["curves"]
-        ax_acc.plot(curves["epoch"], curves["val_acc"], label=str(name))
-        ax_loss.plot(curves["epoch"], curves["train_loss"], label=str(name))
+        curves, label = rec["curves"], curve_label(name)
+        ax_acc.plot(curves["epoch"], curves["val_acc"], label=label)
+        ax_loss.plot(curves["epoch"], curves["train_loss"], label=label)
     ax_acc.set(xlabel="epoch", ylabel="validation accuracy %")
     ax_loss.set(xlabel="epoch", ylabel="training loss (smoothed labels)")
     if ax_acc.lines:
