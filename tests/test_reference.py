@@ -49,6 +49,31 @@ def test_flip_crop_without_flips_keeps_every_image_upright() -> None:
     assert not torch.equal(flipped, x)  # the same seed does flip some images when flips are on
 
 
+def test_cutout_equals_zeroing_a_clipped_square_per_image() -> None:
+    """Each image loses one size x size square (clipped at the border) centred at a seeded draw, in every channel."""
+    x = torch.randn(32, 3, 32, 32)
+    out = classifiers.cutout(x, torch.Generator().manual_seed(5), size=16)
+    gen = torch.Generator().manual_seed(5)  # replay the same draws
+    ci, cj = torch.randint(0, 32, (32,), generator=gen), torch.randint(0, 32, (32,), generator=gen)
+    for k in range(32):
+        expected = x[k].clone()
+        expected[:, max(ci[k] - 8, 0) : ci[k] + 8, max(cj[k] - 8, 0) : cj[k] + 8] = 0.0
+        assert torch.equal(out[k], expected)
+    zeroed = (out == 0).all(dim=1).sum(dim=(1, 2))  # pixels cut per image
+    assert int(zeroed.max()) == 16 * 16 and int(zeroed.min()) < 16 * 16  # whole squares inside, clipped at edges
+    assert torch.equal(x, x.clone())  # the input itself is left alone
+    assert torch.equal(classifiers.cutout(x, torch.Generator().manual_seed(5), size=0), x)
+
+
+def test_cutout_keys_only_the_runs_that_use_it(offline_data) -> None:
+    """No cutout (the default) leaves stored keys unchanged; a cutout size gives a new key."""
+    plain = classifiers.REFERENCE_CONFIGS["resnet20-fixup"]
+    assert "cutout" not in classifiers.cache_config(plain)
+    cut = classifiers.replace(plain, cutout=16)
+    assert classifiers.cache_config(cut)["cutout"] == 16
+    assert classifiers.checkpoint_path(plain) != classifiers.checkpoint_path(cut)
+
+
 def test_hflip_keys_only_the_runs_that_turn_it_off(offline_data) -> None:
     """The default (flips on) leaves stored keys unchanged; turning flips off gives a new key."""
     plain = classifiers.REFERENCE_CONFIGS["vgg7"]
@@ -64,6 +89,9 @@ def test_hflip_keys_only_the_runs_that_turn_it_off(offline_data) -> None:
         {"name": "vgg9"},
         {"optimizer": "lion"},
         {"precision": "fp8"},
+        {"cutout": -1},
+        {"cutout": 33},
+        {"cutout": 8.0},
         {"epochs": 0},
         {"batch_size": 2.5},
         {"lr_max": -1.0},
@@ -152,7 +180,9 @@ def test_chapter_model_prefers_stored_reference_weights(tmp_artifacts: Path, mon
     monkeypatch.setenv("GANCNN_DATA", str(tmp_artifacts / "data"))
     monkeypatch.setenv("GANCNN_DATA_MANIFEST", "off")  # a tiny fake copy, not the manifest's
     monkeypatch.setenv("GANCNN_DOWNLOAD", "0")
-    tiny = classifiers.ReferenceConfig("vgg7-bn", epochs=1, batch_size=16, n_train=96, n_val=24, lr_max=0.05)
+    tiny = classifiers.ReferenceConfig(
+        "vgg7-bn", epochs=1, batch_size=16, n_train=96, n_val=24, lr_max=0.05, cutout=8
+    )  # cutout on: its training path runs and the table names it
     with pytest.raises(FileNotFoundError, match="make reference"):
         classifiers.chapter_model("vgg7-bn", "quick", reference=tiny)
     record = classifiers.ensure("vgg7-bn", cfg=tiny, progress=False)
@@ -164,6 +194,7 @@ def test_chapter_model_prefers_stored_reference_weights(tmp_artifacts: Path, mon
     assert classifiers.describe_origin({"vgg7-bn": rec}) is None
     table = classifiers.accuracy_table({"vgg7-bn": model}, {"vgg7-bn": rec})
     assert table.loc["vgg7-bn", "verdict"] == classifiers.verdict(rec["test_acc"], 89.5)
+    assert table.loc["vgg7-bn", "schedule"] == "1 epochs, sgd, one-cycle, cutout 8"
     # another seed has no stored weights: the quick fallback trains and is flagged for the reader
     fb = classifiers.QuickFallback(n_train=100, epochs=1, lr=0.05, n_val=20, n_test=30)
     _, rec_fb = classifiers.chapter_model("vgg7-bn", "quick", seed=1, fallback=fb, reference=tiny)

@@ -3,8 +3,9 @@
 The schedule is modern rather than the source's (300-500 epochs of plain gradient descent, which
 stay the full profile in `gancnn.adjoint.training`): SGD with Nesterov momentum (AdamW for the
 bias-free VGG7, which has neither BN nor bias and learns slowly with SGD), a one-cycle learning
-rate, random crop (4-pixel zero padding) and horizontal flip, label smoothing 0.1, weight decay on
-kernels only, bf16 autocast with channels_last. The split is the source's: 45k train / 5k
+rate, random crop (4-pixel zero padding) and horizontal flip (and, where a schedule sets `cutout`, one
+zeroed square per image), label smoothing 0.1, weight decay on kernels only, bf16 autocast with
+channels_last. The split is the source's: 45k train / 5k
 validation from the training images, and all 10,000 test images. Inputs are normalised exactly as
 the chapters normalise them (`classifier_training.normalize`).
 
@@ -64,6 +65,7 @@ class ReferenceConfig:
     seed: int = 0
     shuffle_labels: bool = False  # the data-randomisation test: train on a seeded permutation of the labels
     hflip: bool = True  # random horizontal flips (off for memorising shuffled labels: a flip is a new image)
+    cutout: int = 0  # side of the square zeroed in each normalised image (DeVries & Taylor 2017); 0: off
 
     def __post_init__(self) -> None:
         """Fail at once on values that cannot train."""
@@ -77,6 +79,8 @@ class ReferenceConfig:
             value = getattr(self, knob)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{knob} must be a positive int, got {value!r}")
+        if not isinstance(self.cutout, int) or isinstance(self.cutout, bool) or not 0 <= self.cutout <= 32:
+            raise ValueError(f"cutout must be an int side in [0, 32], got {self.cutout!r}")
         if not 0.0 < self.lr_max < 10.0 or not 0.0 < self.pct_start < 1.0:
             raise ValueError(f"lr_max must be in (0, 10) and pct_start in (0, 1), got {self.lr_max}, {self.pct_start}")
 
@@ -146,6 +150,21 @@ def cached_images(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor,
     torch.save({"x": x, "y": y}, tmp)
     tmp.replace(path)
     return x, y, copy
+
+
+def cutout(x: torch.Tensor, gen: torch.Generator, size: int) -> torch.Tensor:
+    """Zero one size x size square per image (all channels), centred uniformly and clipped at the border; a new
+    tensor (the cutout of DeVries & Taylor 2017, on normalised images so the square is the mean colour)."""
+    if size == 0:
+        return x
+    n, _, h, w = x.shape
+    ci = torch.randint(0, h, (n,), generator=gen).view(n, 1, 1)
+    cj = torch.randint(0, w, (n,), generator=gen).view(n, 1, 1)
+    rows = torch.arange(h).view(1, h, 1)
+    cols = torch.arange(w).view(1, 1, w)
+    inside = (rows >= ci - size // 2) & (rows < ci + size - size // 2) & (cols >= cj - size // 2)
+    inside &= cols < cj + size - size // 2
+    return x.masked_fill(inside.unsqueeze(1), 0.0)
 
 
 def flip_crop(x_uint8: torch.Tensor, gen: torch.Generator, padding: int, hflip: bool = True) -> torch.Tensor:
@@ -239,7 +258,7 @@ def train(
         """One mini-batch; validation at the end of every epoch."""
         idx = torch.as_tensor(sampler.indices(i))
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + i)  # augmentation is a function of the step
-        xb = normalize(flip_crop(x_tr[idx], gen, cfg.crop_padding, cfg.hflip)).to(dev)
+        xb = cutout(normalize(flip_crop(x_tr[idx], gen, cfg.crop_padding, cfg.hflip)), gen, cfg.cutout).to(dev)
         if cfg.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         yb = y_tr[idx].to(dev)
@@ -324,8 +343,11 @@ def epoch_curves(history: list[dict[str, float]], steps_per_epoch: int) -> dict[
 
 
 def schedule_fields(cfg: ReferenceConfig) -> dict[str, Any]:
-    """The fields of a schedule that key its runs (`shuffle_labels`, `hflip` only when not default: old keys hold)."""
+    """The fields of a schedule that key its runs (`shuffle_labels`, `hflip`, `cutout` only when not default: old
+    keys hold)."""
     fields = asdict(cfg)
+    if not fields["cutout"]:
+        del fields["cutout"]
     if not fields["shuffle_labels"]:
         del fields["shuffle_labels"]
     if fields["hflip"]:
@@ -494,6 +516,7 @@ def accuracy_table(models: dict[str, nn.Module], records: dict[str, dict[str, An
         conf = rec["_provenance"]["config"]
         schedule = (
             f"{conf['epochs']} epochs, {conf['optimizer']}, one-cycle"
+            + (f", cutout {conf['cutout']}" if conf.get("cutout") else "")
             if rec["origin"] == "reference"
             else f"{rec['n_steps']} steps"
             if rec["origin"] == "quick-fallback"
