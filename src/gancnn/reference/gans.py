@@ -46,15 +46,12 @@ SOURCE_CHUNK_FID = {"dcgan": 90.0, "sagan": 88.95}
 STUDIOGAN_FID = {"dcgan": 49.0, "sagan": 14.0}
 
 
-# Stored runs whose intermediate FID-curve points were computed against the first 1024 test images in file
-# order (1,000 airplanes and 24 automobiles: the class-sorted copy) before `fid.real_features` shuffled them.
-# Their final FIDs (both protocols) were rescored with the shuffled features; the curve needs a retraining.
-CLASS_SORTED_CURVES = {"dcgan": "0cfda0b97d2010fa"}  # stored as c37c5d2e2fa899d3 before a knob rename
+def source_steps(model: str) -> str:
+    """The source's training length for a model, as quoted (DCGAN: step of its best FID; SAGAN: last checkpoint)."""
+    from gancnn.quotes import cse676  # imports this module: a top-level import would be circular
 
-
-def curve_is_class_sorted(model: str, record: dict[str, Any]) -> bool:
-    """True when a stored run's intermediate curve points used the class-sorted test reference (see above)."""
-    return CLASS_SORTED_CURVES.get(model) == record.get("_provenance", {}).get("key")
+    quote = cse676.QUOTES["dcgan_best_fid_step" if model == "dcgan" else "sagan_steps"]
+    return f"about {quote.printed()} ({quote.where})"
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ class GANReferenceConfig:
 # discriminator takes the label by projection: with the source's concatenation the label cannot condition
 # (see `gancnn.models.sagan`), which the stored concat run shows (`SOURCE_DESIGN`).
 REFERENCE_GANS: dict[str, GANReferenceConfig] = {
-    "dcgan": GANReferenceConfig("dcgan", n_steps=15000, width=64),
+    "dcgan": GANReferenceConfig("dcgan", n_steps=30000, width=64),
     "sagan": GANReferenceConfig("sagan", n_steps=15000, width=32, conditioning="projection"),
 }
 # The SAGAN run with the source's concatenated label: kept to show that its generator ignores the class.
@@ -355,7 +352,7 @@ def fid_claims(records: dict[str, dict[str, Any]], anchor: str = "") -> list[Any
                 reason=(
                     "lower than the source's"
                     if beaten
-                    else "higher than the source's after far fewer steps than its 100k+"
+                    else f"higher than the source's after far fewer steps than its {source_steps(model)}"
                     if reference
                     else "no stored reference GAN: the quick run is far too short"
                 ),
