@@ -66,6 +66,7 @@ QUOTES: dict[str, Quote] = {
     "vgg7_bn_xb": Quote(SOURCE, "table B.2", "entries of x_b for VGG7 with batch norm, (32 + 64 + 96) x 2", 384),
     "resnet20_bn_xb": Quote(SOURCE, "table B.3", "entries of x_b for ResNet20, (32 + 64 + 96) x 6", 1152),
     "resnet20_fixup_xb": Quote(SOURCE, "table B.3", "entries of x_b (scalar biases) for ResNet20-Fixup", 37),
+    "bim_step": Quote(SOURCE, "section 4.2.1", "step factor of its BIM attacks, on normalised inputs", 0.04),
     "bim_reference_factor": Quote(
         SOURCE, "section 4.2.1", "step factor of the reference attack [2] (Goodfellow et al.), in pixel units", 0.007
     ),
