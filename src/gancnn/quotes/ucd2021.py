@@ -31,7 +31,7 @@ QUOTES: dict[str, Quote] = {
     ),
     "byte_factor": Quote(SOURCE, "section 4.1", "factor of the conversion x -> (x + 1)/2 * 256 to bytes", 256),
     # GAN data against its GMM twin (sections 6-7)
-    "noise_pool": Quote(SOURCE, "section 6.2", "images per class (N), K = 3: m estimate the GMM, N - m are tested", 500),
+    "noise_pool": Quote(SOURCE, "section 6.2", "images per class (N), K = 3: m of them estimate the GMM", 500),
     "noise_m": Quote(SOURCE, "section 6.2", "images per class that estimate the GMM statistics (m), K = 3", 330),
     "mnist_noise_dim": Quote(SOURCE, "section 7.2", "dimension of the MNIST GAN's Gaussian noise z", NOISE_DIM),
     "mnist_gan_epochs": Quote(SOURCE, "section 7.2", "training epochs of the MNIST GAN", SOURCE_GAN_EPOCHS),
