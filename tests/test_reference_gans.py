@@ -62,6 +62,13 @@ def test_fid_curve_ends_with_the_final_first_chunk_and_table_compares_with_quote
     assert table.loc["DCGAN", "beats the source"] == bool(120.0 < gans.SOURCE_CHUNK_FID["dcgan"])
     assert table.loc["SAGAN", "beats the source"] == bool(80.0 < gans.SOURCE_CHUNK_FID["sagan"])
     assert table.loc["SAGAN", "chunks"] == "2 x 1024"
+    assert table.loc["DCGAN", "sampled from"] == "G" and table.loc["DCGAN", "first chunk: sampled / G itself"] == (
+        "120.00 / -"
+    )
+    records["sagan"].update(ema_decay=0.999, raw_chunk_fid=95.5)
+    averaged = gans.fid_table(records).loc["SAGAN"]
+    assert averaged["sampled from"] == "average of G (0.999)"
+    assert averaged["first chunk: sampled / G itself"] == "120.00 / 95.50"
 
 
 def test_generator_loads_fp16_weights_as_fp32_and_draws_images() -> None:
