@@ -101,7 +101,7 @@ class GANReferenceConfig:
 # discriminator takes the label by projection: with the source's concatenation the label cannot condition
 # (see `gancnn.models.sagan`), which the stored concat run shows (`SOURCE_DESIGN`).
 REFERENCE_GANS: dict[str, GANReferenceConfig] = {
-    "dcgan": GANReferenceConfig("dcgan", n_steps=30000, width=64),
+    "dcgan": GANReferenceConfig("dcgan", n_steps=30000, width=64, ema_decay=0.999),
     "sagan": GANReferenceConfig("sagan", n_steps=25000, width=32, conditioning="projection", ema_decay=0.999),
 }
 # The SAGAN run with the source's concatenated label (15,000 steps, no average): kept to show that its generator
