@@ -51,11 +51,12 @@ def _record(model: str, cfg: gans.GANReferenceConfig) -> dict:
         "n_fid": 2048,
         "fid_chunk": 1024,
         "generator": {k: v.half() if v.is_floating_point() else v for k, v in G.state_dict().items()},
+        **({"ema_decay": cfg.ema_decay, "raw_chunk_fid": 130.0} if cfg.ema_decay else {}),
     }
 
 
 def test_fid_curve_ends_with_the_final_first_chunk_and_table_compares_with_quotes() -> None:
-    records = {m: _record(m, gans.REFERENCE_GANS[m]) for m in ("dcgan", "sagan")}
+    records = {m: _record(m, replace(gans.REFERENCE_GANS[m], ema_decay=0.0)) for m in ("dcgan", "sagan")}
     steps, values = gans.fid_curve(records["dcgan"])
     assert steps.tolist() == [100.0, 200.0, 300.0] and values.tolist() == [300.0, 200.0, 150.0]
     table = gans.fid_table(records)
@@ -115,6 +116,8 @@ def test_summary_and_table_read_the_stored_runs(monkeypatch: pytest.MonkeyPatch)
     summary = gans.summary()
     assert set(summary) == {"dcgan"} and summary["dcgan"]["fid_chunk_mean"] == 120.0
     assert summary["dcgan"]["verdict"] == "not better than the source"
+    if gans.REFERENCE_GANS["dcgan"].ema_decay:
+        assert summary["dcgan"]["raw_g_first_chunk_fid"] == 130.0
     table = gans.reference_summary()
     assert summary["dcgan"]["train_step_s"] == 600.0
     assert table.loc["DCGAN", "chunk-mean FID"] == 120.0 and table.loc["SAGAN", "stored"].startswith("no")
