@@ -72,6 +72,23 @@ def test_fid_curve_ends_with_the_final_first_chunk_and_table_compares_with_quote
     assert averaged["first chunk: sampled / G itself"] == "120.00 / 95.50"
 
 
+def test_chunk_standard_error_matches_scipy_and_sizes_the_ledger_margin() -> None:
+    from scipy import stats
+
+    record = _record("dcgan", replace(gans.REFERENCE_GANS["dcgan"], ema_decay=0.0))
+    record["final_chunks"] = [91.4, 85.9, 90.3, 90.9, 90.5, 86.4, 90.4, 87.6, 91.3]
+    record["final_chunk_fid"] = float(np.mean(record["final_chunks"]))
+    se = gans.chunk_standard_error(record)
+    assert se == pytest.approx(stats.sem(record["final_chunks"]), rel=1e-12)
+    assert gans.fid_table({"dcgan": record}).loc["DCGAN", "s.e. of the chunk mean"] == round(se, 2)
+    (claim,) = gans.fid_claims({"dcgan": record | {"_provenance": {"profile": gans.PROFILE}}})
+    margin = gans.SOURCE_CHUNK_FID["dcgan"] - record["final_chunk_fid"]
+    assert claim.verdict == "reproduced" and f"by {margin:.2f} ({margin / se:.1f} standard errors" in claim.reason
+    assert f"± {se:.2f}" in claim.ours
+    assert np.isnan(gans.chunk_standard_error({"final_chunks": [90.0]}))
+    assert gans.margin_text(1.0, float("nan")) == "1.00"
+
+
 def test_generator_loads_fp16_weights_as_fp32_and_draws_images() -> None:
     cfg = replace(gans.REFERENCE_GANS["sagan"], width=8)
     G = gans.generator("sagan", _record("sagan", cfg), cfg.width)
