@@ -309,7 +309,7 @@ def summary() -> dict[str, dict[str, Any]]:
                 "fid_standard": float(r["final_fid"]),
                 "n_fid": int(r["n_fid"]),
                 "fid_chunk_mean": float(r["final_chunk_fid"]),
-                "fid_chunk_se": chunk_standard_error(r),
+                "chunk_mean_standard_error": chunk_standard_error(r),  # no "fid" in the key: it is not an FID
                 "n_chunks": len(r["final_chunks"]),
                 "source_chunk_fid": SOURCE_CHUNK_FID[model],
                 "source_studiogan_fid": STUDIOGAN_FID[model],  # quoted anchor (keys naming a source hold quotes)
