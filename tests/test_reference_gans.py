@@ -87,6 +87,8 @@ def test_chunk_standard_error_matches_scipy_and_sizes_the_ledger_margin() -> Non
     assert f"± {se:.2f}" in claim.ours
     assert np.isnan(gans.chunk_standard_error({"final_chunks": [90.0]}))
     assert gans.margin_text(1.0, float("nan")) == "1.00"
+    one_chunk = record | {"final_chunks": [80.0], "final_chunk_fid": 80.0}
+    assert gans.fid_claims({"dcgan": one_chunk})[0].ours == f"80.00 (standard protocol {record['final_fid']:.2f})"
 
 
 def test_generator_loads_fp16_weights_as_fp32_and_draws_images() -> None:

@@ -374,7 +374,8 @@ def fid_claims(records: dict[str, dict[str, Any]], anchor: str = "") -> list[Any
                 claim=f"{model.upper()} reaches the reported mean FID over 1024-image chunks of the test set "
                 "(lower is better)",
                 source_figure=f"{SOURCE_CHUNK_FID[model]:g}",
-                ours=f"{ours:.2f} ± {se:.2f} (s.e. over chunks; standard protocol {float(r['final_fid']):.2f})",
+                ours=f"{ours:.2f}{f' ± {se:.2f} (s.e. over chunks; ' if se > 0 else ' ('}standard protocol "
+                f"{float(r['final_fid']):.2f})",
                 scale=f"{int(r['n_steps']):,} steps, {len(r['final_chunks'])} chunks of {r.get('fid_chunk', 1024)}"
                 + ("" if reference else " (quick profile)"),
                 verdict="reproduced" if beaten else ("not reproduced" if reference else "not testable here"),
