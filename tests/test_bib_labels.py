@@ -25,3 +25,14 @@ def test_labels_read_like_author_year_citations_and_are_unique(repo_root: Path) 
     assert len(labels) == len(set(labels)) == len(bib.entries)
     assert all("{" not in label and "}" not in label for label in labels)
     assert "bibtex_default_style: authoryear" in repo_root.joinpath("_config.yml").read_text()
+
+
+def test_labels_carry_no_raw_tex_and_tell_same_year_works_apart(repo_root: Path) -> None:
+    """A TeX accent command would reach the page as text ('Yaz\\ic\\i'); equal author-years get a and b."""
+    style = _style_module(repo_root)
+    bib = parse_file(str(repo_root / "book" / "references.bib"))
+    entries = list(bib.entries.values())
+    labels = dict(zip((e.key for e in entries), style.AuthorYearLabels().format_labels(entries), strict=True))
+    assert labels["yazici2019ema"] == "Yazıcı et al., 2019"
+    assert not [label for label in labels.values() if "\\" in label]
+    assert {labels["zhang2019sagan"], labels["zhang2019fixup"]} == {"Zhang et al., 2019a", "Zhang et al., 2019b"}

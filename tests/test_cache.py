@@ -104,3 +104,13 @@ def test_rekey_moves_an_entry_to_an_equivalent_config_and_keeps_its_provenance(t
     cache.cached("quick", "demo", old_cfg, compute)
     with pytest.raises(FileExistsError):
         cache.rekey("quick", "demo", old_cfg, new_cfg, reason="would overwrite")
+
+
+def test_short_commit_keeps_the_dirty_mark() -> None:
+    """A table's commit column shows 12 hex digits and still tells a dirty working tree (a plain [:12] hid it)."""
+    from gancnn.book.cache import short_commit
+
+    sha = "0343d650c752" + "a" * 28
+    assert short_commit(sha) == "0343d650c752"
+    assert short_commit(sha + "-dirty") == "0343d650c752-dirty"
+    assert short_commit("unknown") == "unknown"

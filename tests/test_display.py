@@ -75,3 +75,15 @@ def test_as_jpeg_is_a_closed_figure_as_a_light_jpeg_output() -> None:
     assert not plt.fignum_exists(fig.number)
     with pytest.raises(ValueError):
         plots.as_jpeg(noisy(), quality=0)
+
+
+def test_glue_text_returns_text_that_the_page_does_not_echo() -> None:
+    """glue_text returns an ordinary string (f-strings, equality) that shows nothing as a cell's last value."""
+    from IPython.core.formatters import DisplayFormatter
+
+    from gancnn.book.display import glue_text
+
+    text = glue_text("k", 2000, ",")
+    assert text == "2,000" and f"{text} images" == "2,000 images" and isinstance(text, str)
+    assert DisplayFormatter().format(text) == ({}, {})  # a plain str would give {'text/plain': "'2,000'"}
+    assert DisplayFormatter().format(str(text))[0] == {"text/plain": "'2,000'"}

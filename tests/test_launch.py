@@ -32,7 +32,8 @@ def test_runtime_note_gives_the_measured_time_and_the_gpu_need() -> None:
     """A heavy chapter's full profile needs a GPU; a light one runs on a laptop; an unmeasured one says so."""
     heavy = timings.HEAVY_CHAPTERS[0]
     note = timings.runtime_note(heavy, {**RECORD, "seconds": {heavy: 209.0}})
-    assert "about 3 minutes (209 s in the build of 2026-12-02 on Test CPU" in note
+    assert "about 3 minutes (209 s in the recorded build of 2026-12-02 on Test CPU" in note
+    assert "busy with other work takes longer" in note  # the figure is that build's, not this execution's
     assert "needs a GPU" in note and f"CHAPTER={heavy} PROFILE=full DEVICE=cuda" in note
     light = timings.runtime_note("conv-arithmetic", {**RECORD, "seconds": {"conv-arithmetic": 30.0}})
     assert "under a minute" in light and "runs on a laptop too" in light and "needs a GPU" not in light
@@ -78,7 +79,7 @@ def test_chapter_header_adds_the_note_to_chapters_only(tmp_path: Path, monkeypat
     chapter = ["(gan-math)=\n# GAN maths\n\n```{code-cell} ipython3\nx = 1\n```\n"]
     chapter_header._add_header(_App(), "book/gan-math", chapter)
     assert "# GAN maths\n\n:::{admonition} Running this chapter" in chapter[0]
-    assert "about 2 minutes (90 s in the build of 2026-12-02" in chapter[0]
+    assert "about 2 minutes (90 s in the recorded build of 2026-12-02" in chapter[0]
     url, branch = student.repository(project_root() / "_config.yml")
     setup = f"```{{code-cell}} ipython3\n:tags: [hide-cell]\n{student.setup_cell_source(url, branch)}\n```"
     assert chapter[0].index(setup) < chapter[0].index("x = 1")  # the set-up cell comes before the first cell

@@ -133,3 +133,15 @@ def test_cells_carry_their_column_and_the_summary_counts() -> None:
     summary = ledger.summary_html(entries)
     assert summary.count("<tr>") == 4  # header, two sources, all sources
     assert "<td>all sources</td><td>1</td><td>0</td><td>0</td><td>1</td><td>0</td><td>2</td>" in summary
+
+
+def test_recorded_table_shows_a_long_claim_whole(tmp_path, monkeypatch) -> None:
+    """The table a chapter displays keeps a 200-character claim whole in HTML (pandas cuts at 50 by default)."""
+    monkeypatch.setenv("GANCNN_LEDGER", str(tmp_path))
+    text = ("The basic iterative method fools each network " * 5)[:199] + "!"
+    long = ledger.Claim("src", "s", text, "", "", "", "reproduced", "r" * 120)
+    table = ledger.record("adversarial", [long, claim()])
+    assert len(text) == 200 and text in table._repr_html_() and "r" * 120 in table._repr_html_()
+    assert "..." not in table._repr_html_() and "…" not in table._repr_html_()
+    assert isinstance(table["claim"].iloc[0], str) and table["claim"].iloc[0] == text
+    assert "wan2022dissertation" in repr(table)  # the text repr stays the ordinary DataFrame one

@@ -60,8 +60,9 @@ def test_fid_curve_ends_with_the_final_first_chunk_and_table_compares_with_quote
     steps, values = gans.fid_curve(records["dcgan"])
     assert steps.tolist() == [100.0, 200.0, 300.0] and values.tolist() == [300.0, 200.0, 150.0]
     table = gans.fid_table(records)
-    assert table.loc["DCGAN", "beats the source"] == bool(120.0 < gans.SOURCE_CHUNK_FID["dcgan"])
-    assert table.loc["SAGAN", "beats the source"] == bool(80.0 < gans.SOURCE_CHUNK_FID["sagan"])
+    assert table.loc["DCGAN", "against the source"] == "worse"
+    assert table.loc["SAGAN", "against the source"] == "better"
+    assert table.loc["DCGAN", "source (quoted), chunks"] == "90"
     assert table.loc["SAGAN", "chunks"] == "2 x 1024"
     assert table.loc["DCGAN", "sampled from"] == "G" and table.loc["DCGAN", "first chunk: sampled / G itself"] == (
         "120.00 / -"
@@ -84,6 +85,21 @@ def test_chunk_standard_error_matches_scipy_and_sizes_the_ledger_margin() -> Non
     (claim,) = gans.fid_claims({"dcgan": record | {"_provenance": {"profile": gans.PROFILE}}})
     margin = gans.SOURCE_CHUNK_FID["dcgan"] - record["final_chunk_fid"]
     assert claim.verdict == "reproduced" and f"by {margin:.2f} ({margin / se:.1f} standard errors" in claim.reason
+    assert claim.reason.startswith("within two standard errors of the source's: lower by")
+    assert gans.verdict("dcgan", record["final_chunk_fid"], se).startswith("level with the source")
+    assert gans.verdict("dcgan", record["final_chunk_fid"]) == "better than the source"  # no error: plain
+    clear = record | {"final_chunks": [c - 5.0 for c in record["final_chunks"]]}
+    clear["final_chunk_fid"] = record["final_chunk_fid"] - 5.0
+    (clear_claim,) = gans.fid_claims({"dcgan": clear | {"_provenance": {"profile": gans.PROFILE}}})
+    assert clear_claim.verdict == "reproduced" and clear_claim.reason.startswith("lower than the source's by")
+    assert gans.verdict_word("dcgan", clear["final_chunk_fid"], se) == "better"
+    worse = record | {"final_chunks": [c + 5.0 for c in record["final_chunks"]]}
+    worse["final_chunk_fid"] = record["final_chunk_fid"] + 5.0
+    (worse_claim,) = gans.fid_claims(
+        {"dcgan": worse | {"_provenance": {"profile": gans.PROFILE, "data_copy": {"description": "JPEG copy"}}}}
+    )
+    assert worse_claim.verdict == "not reproduced" and worse_claim.reason.startswith("higher than the source's by")
+    assert worse_claim.reason.endswith("; trained and scored on the JPEG copy")
     assert f"± {se:.2f}" in claim.ours
     assert np.isnan(gans.chunk_standard_error({"final_chunks": [90.0]}))
     assert gans.margin_text(1.0, float("nan")) == "1.00"
@@ -134,7 +150,7 @@ def test_summary_and_table_read_the_stored_runs(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(gans, "stored", lambda model, cfg=None: records[model] if model == "dcgan" else None)
     summary = gans.summary()
     assert set(summary) == {"dcgan"} and summary["dcgan"]["fid_chunk_mean"] == 120.0
-    assert summary["dcgan"]["verdict"] == "not better than the source"
+    assert summary["dcgan"]["verdict"] == "worse than the source"
     if gans.REFERENCE_GANS["dcgan"].ema_decay:
         assert summary["dcgan"]["raw_g_first_chunk_fid"] == 130.0
     table = gans.reference_summary()

@@ -124,6 +124,37 @@ def test_fullgrad_parts_are_complete_they_sum_to_the_logit() -> None:
     assert not torch.allclose(dropped, logits, atol=1e-3)  # the batch-norm shift is a real part of the sum
 
 
+def test_fullgrad_parts_include_fixup_scalar_biases_and_are_complete() -> None:
+    """Fixup's scalar biases (stem and four per block) are bias parts too: with them the parts sum to the logit."""
+    from gancnn.adjoint.backmap import bias_gradient_decomposition
+    from gancnn.models.resnet20 import FixupResNet20, ScalarBias
+
+    torch.manual_seed(5)
+    net = FixupResNet20(num_classes=4, bias=True)
+    for block in net.blocks:  # Fixup starts the branch-final convs at zero: give them weights
+        nn.init.kaiming_normal_(block.conv2.weight, nonlinearity="relu")
+        nn.init.uniform_(block.mult.scale, 0.5, 1.5)
+    nn.init.normal_(net.fc.weight, std=0.2)
+    scalars = [m for m in net.modules() if isinstance(m, ScalarBias)]
+    for m in scalars:  # nonzero scalar biases (they start at zero)
+        nn.init.uniform_(m.bias, -0.5, 0.5)
+    net.eval()
+    x = torch.randn(3, 3, 8, 8)
+    targets = torch.tensor([0, 3, 1])
+    image, parts = sanity.fullgrad_parts(net, x, targets)
+    assert len(parts) == len(scalars) == 37
+    logits = net(x).gather(1, targets.view(-1, 1))[:, 0].detach()
+    bias_sum = sum(p.flatten(1).sum(1) for _, p in parts)
+    total = image.flatten(1).sum(1) + bias_sum
+    scale = float(logits.abs().max())
+    assert float((total - logits).abs().max()) <= 1e-4 * scale
+    assert float((image.flatten(1).sum(1) - logits).abs().max()) > 1e-2 * scale  # the biases matter here
+    for i in range(len(x)):  # the same split by plain autograd on the bias parameters
+        image_part, bias_part = bias_gradient_decomposition(net, x[i : i + 1], int(targets[i]))
+        assert abs(float(bias_sum[i] - bias_part)) <= 1e-4 * scale
+        assert abs(float(image[i].sum() - image_part)) <= 1e-4 * scale
+
+
 def test_fullgrad_of_a_bias_free_network_is_its_normalised_input_part() -> None:
     torch.manual_seed(0)
     net = nn.Sequential(

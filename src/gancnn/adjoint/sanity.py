@@ -26,6 +26,7 @@ from skimage.metrics import structural_similarity
 from torch import nn
 
 from gancnn.adjoint.backmap import input_gradient
+from gancnn.models.resnet20 import ScalarBias
 
 __all__ = [
     "CascadeStep",
@@ -132,7 +133,12 @@ def random_pair_similarity(
 
 
 def _bias_of(module: nn.Module) -> torch.Tensor | None:
-    """The per-channel bias a layer adds to its output (batch norm: its running-statistics shift), or None."""
+    """The bias a layer adds to its output (batch norm: its running-statistics shift; Fixup: one scalar), or None.
+
+    A Fixup scalar bias adds the same constant to every channel and pixel, so its part is grad_output * b.
+    """
+    if isinstance(module, ScalarBias):
+        return module.bias
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         scale = module.weight / torch.sqrt(module.running_var + module.eps)
         return module.bias - scale * module.running_mean
@@ -147,8 +153,9 @@ def fullgrad_parts(
     """Input-gradient x input and, per bias-carrying layer, bias-gradient x bias (Srinivas and Fleuret 2019).
 
     The network must be in eval mode (batch norm then adds the fixed shift of its running statistics). Returns
-    (grad_x * x with the image's shape, [(layer name, (N, C, ...) map of grad_output * bias)]); for a network
-    built from piecewise-linear pieces through the origin, all of them summed give the chosen logit (completeness).
+    (grad_x * x with the image's shape, [(layer name, (N, C, ...) map of grad_output * bias)]), Fixup's scalar
+    biases (`ScalarBias`) included; for a network built from piecewise-linear pieces through the origin, all of
+    them summed give the chosen logit (completeness).
     """
     outputs: dict[str, torch.Tensor] = {}
 

@@ -102,6 +102,12 @@ def git_commit() -> str:
         return "unknown"
 
 
+def short_commit(commit: str) -> str:
+    """A commit cut to 12 hex digits for a table, keeping its '-dirty' mark ('unknown' as it is)."""
+    dirty = commit.endswith("-dirty")
+    return commit.removesuffix("-dirty")[:12] + ("-dirty" if dirty else "")
+
+
 def device_description(device: str | torch.device = "cpu") -> str:
     """Describe the machine a result was computed on."""
     dev = torch.device(device)

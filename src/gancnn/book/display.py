@@ -35,11 +35,18 @@ def notice(kind: str, title: str, text: str) -> None:
     display(HTML(admonition_html(kind, title, text)))
 
 
-def glue_text(key: str, value: object, fmt: str = "") -> str:
+class GluedText(str):
+    """Text that was glued: an ordinary `str`, except that as a cell's last value the page shows nothing."""
+
+    def _ipython_display_(self) -> None:
+        """Show nothing: the text appears where the prose cites it with `{glue:text}`."""
+
+
+def glue_text(key: str, value: object, fmt: str = "") -> GluedText:
     """Glue `value` formatted by `fmt` as text for `{glue:text}` in the prose (inside a kernel); return the text."""
     text = format(value, fmt) if fmt else str(value)
     if "ipykernel" in sys.modules:
         from myst_nb import glue
 
         glue(key, text, display=False)
-    return text
+    return GluedText(text)

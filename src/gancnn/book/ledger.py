@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from gancnn.book.paths import project_root
 
 VERDICTS = ("reproduced", "reproduced within tolerance", "not reproduced", "corrected", "not testable here")
@@ -55,10 +57,17 @@ def within(ours: float, theirs: float, tolerance: float) -> str:
     return "reproduced within tolerance" if ours >= theirs - tolerance else "not reproduced"
 
 
-def record(chapter: str, claims: list[Claim]) -> Any:
-    """Store a chapter's claims for the results page and return them as a table for the page."""
-    import pandas as pd
+class ClaimsTable(pd.DataFrame):
+    """A DataFrame of claims whose HTML (the executed page) shows every row and every cell whole."""
 
+    def _repr_html_(self) -> str | None:
+        """The DataFrame's HTML with no limit on the rows or on the width of a column."""
+        with pd.option_context("display.max_colwidth", None, "display.max_rows", None):
+            return super()._repr_html_()
+
+
+def record(chapter: str, claims: list[Claim]) -> ClaimsTable:
+    """Store a chapter's claims for the results page and return them as a table for the page."""
     path = ledger_dir() / f"{chapter}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"chapter": chapter, "claims": [asdict(c) for c in claims]}
@@ -66,7 +75,7 @@ def record(chapter: str, claims: list[Claim]) -> Any:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(payload, fh, indent=1)
     os.replace(tmp, path)
-    return pd.DataFrame([{k: v for k, v in asdict(c).items() if k != "anchor"} for c in claims])
+    return ClaimsTable([{k: v for k, v in asdict(c).items() if k != "anchor"} for c in claims])
 
 
 def load_all(directory: Path | None = None) -> list[tuple[str, Claim]]:
@@ -89,8 +98,6 @@ def counts(entries: list[tuple[str, Claim]]) -> dict[str, int]:
 
 def table(entries: list[tuple[str, Claim]]) -> Any:
     """The ledger as a DataFrame: one row per claim, with a link target per chapter section."""
-    import pandas as pd
-
     rows = []
     for chapter, c in entries:
         rows.append(

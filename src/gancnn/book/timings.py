@@ -91,14 +91,14 @@ def duration_words(seconds: float) -> str:
 
 
 def runtime_note(chapter: str, record: dict[str, Any] | None) -> str:
-    """A MyST admonition: the quick profile's measured run time here, and where the full profile runs."""
+    """A MyST admonition: the quick profile's run time in the recorded build (dated); where the full profile runs."""
     seconds = None if record is None else record["seconds"].get(chapter)
     if seconds is None:
         quick = "Quick profile: its run time has not been recorded yet (`make book`, then `make timings`)."
     else:
         quick = (
-            f"Quick profile: {duration_words(seconds)} ({seconds:.0f} s in the build of {record['date']} on "
-            f"{record['machine']}); it runs on a laptop."
+            f"Quick profile: {duration_words(seconds)} ({seconds:.0f} s in the recorded build of {record['date']} on "
+            f"{record['machine']}; a build on a machine busy with other work takes longer); it runs on a laptop."
         )
     full = (
         f"Full profile: needs a GPU (`make run CHAPTER={chapter} PROFILE=full DEVICE=cuda`)."
