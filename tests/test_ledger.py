@@ -145,3 +145,6 @@ def test_recorded_table_shows_a_long_claim_whole(tmp_path, monkeypatch) -> None:
     assert "..." not in table._repr_html_() and "…" not in table._repr_html_()
     assert isinstance(table["claim"].iloc[0], str) and table["claim"].iloc[0] == text
     assert "wan2022dissertation" in repr(table)  # the text repr stays the ordinary DataFrame one
+    assert table._repr_html_() == ledger.html_table([("adversarial", long), ("adversarial", claim())])
+    plain = ledger.ClaimsTable({"claim": [text]})  # no claims attached: pandas' own HTML, uncut
+    assert text in plain._repr_html_() and "<table" in plain._repr_html_() and "data-label" not in plain._repr_html_()

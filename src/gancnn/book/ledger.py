@@ -58,12 +58,16 @@ def within(ours: float, theirs: float, tolerance: float) -> str:
 
 
 class ClaimsTable(pd.DataFrame):
-    """A DataFrame of claims whose HTML (the executed page) shows every row and every cell whole."""
+    """A DataFrame of a chapter's claims whose HTML (the executed page) is the ledger's own table: every cell
+    whole, one card per claim on a narrow screen, as on the results page."""
 
     def _repr_html_(self) -> str | None:
-        """The DataFrame's HTML with no limit on the rows or on the width of a column."""
-        with pd.option_context("display.max_colwidth", None, "display.max_rows", None):
-            return super()._repr_html_()
+        """The ledger's HTML table of the recorded claims (the DataFrame's own HTML when they are not attached)."""
+        claims = self.attrs.get("claims")
+        if claims is None:
+            with pd.option_context("display.max_colwidth", None, "display.max_rows", None):
+                return super()._repr_html_()
+        return html_table([(self.attrs["chapter"], c) for c in claims])
 
 
 def record(chapter: str, claims: list[Claim]) -> ClaimsTable:
@@ -75,7 +79,9 @@ def record(chapter: str, claims: list[Claim]) -> ClaimsTable:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(payload, fh, indent=1)
     os.replace(tmp, path)
-    return ClaimsTable([{k: v for k, v in asdict(c).items() if k != "anchor"} for c in claims])
+    table = ClaimsTable([{k: v for k, v in asdict(c).items() if k != "anchor"} for c in claims])
+    table.attrs.update(chapter=chapter, claims=list(claims))
+    return table
 
 
 def load_all(directory: Path | None = None) -> list[tuple[str, Claim]]:
