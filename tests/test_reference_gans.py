@@ -194,3 +194,13 @@ def test_class_agreement_is_one_for_a_faithful_pair_and_chance_for_a_constant_cl
     assert per_class.tolist() == [0.0] * 3 + [1.0] + [0.0] * 6
     with pytest.raises(ValueError):
         gans.class_agreement(_ClassPainter(), Constant(), n_per_class=0)
+
+
+def test_loss_turn_finds_a_rise_then_fall_and_not_a_steady_fall() -> None:
+    step = np.arange(1, 12001, dtype=float)
+    peaked = 1.0 - np.abs(step - 6000.0) / 6000.0  # rises to step 6000, then falls
+    turn = gans.loss_turn(step, peaked, n_bins=12)
+    assert turn["rises_then_falls"] and turn["peak_bin"] in (5, 6) and abs(turn["turn_step"] - 6000) <= 1000
+    falling = gans.loss_turn(step, 2.0 - step / 12000.0, n_bins=12)
+    assert not falling["rises_then_falls"] and falling["peak_bin"] == 0
+    assert gans.binned_means(step, step, 4) == pytest.approx([1500.5, 4500.5, 7500.5, 10500.5])

@@ -257,6 +257,28 @@ def verdict(model: str, chunk_fid: float, se: float = float("nan")) -> str:
     return f"{word} than the source"
 
 
+def binned_means(step: np.ndarray, values: np.ndarray, n_bins: int = 12) -> np.ndarray:
+    """Means of `values` over `n_bins` equal spans of training steps (the course of a noisy loss)."""
+    step, values = np.asarray(step, dtype=float), np.asarray(values, dtype=float)
+    edges = np.linspace(0.0, float(step.max()), n_bins + 1)
+    which = np.clip(np.searchsorted(edges, step, side="left") - 1, 0, n_bins - 1)
+    return np.array([float(values[which == b].mean()) for b in range(n_bins)])
+
+
+def loss_turn(step: np.ndarray, d_loss: np.ndarray, n_bins: int = 12) -> dict[str, Any]:
+    """Whether D's binned loss first rises and then falls (its highest span strictly inside the run), and where."""
+    means = binned_means(step, d_loss, n_bins)
+    peak = int(np.argmax(means))
+    span = float(np.asarray(step).max()) / n_bins
+    return {
+        "means": means,
+        "peak_bin": peak,
+        "rises_then_falls": 0 < peak < n_bins - 1,
+        "turn_step": (peak + 0.5) * span,
+        "span": span,
+    }
+
+
 def fid_curve(record: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(steps, FID) of the curve: 1024 generated vs 1024 test images at each point, the last from the final samples."""
     steps = np.append(np.asarray(record.get("fid_step", [])), record["n_steps"])
