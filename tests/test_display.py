@@ -87,3 +87,10 @@ def test_glue_text_returns_text_that_the_page_does_not_echo() -> None:
     assert text == "2,000" and f"{text} images" == "2,000 images" and isinstance(text, str)
     assert DisplayFormatter().format(text) == ({}, {})  # a plain str would give {'text/plain': "'2,000'"}
     assert DisplayFormatter().format(str(text))[0] == {"text/plain": "'2,000'"}
+
+
+def test_plural_counts_its_noun() -> None:
+    from gancnn.book.display import plural
+
+    assert (plural(1, "chunk"), plural(9, "chunk"), plural(2000, "image")) == ("1 chunk", "9 chunks", "2,000 images")
+    assert plural(2, "matrix", "matrices") == "2 matrices"

@@ -35,6 +35,11 @@ def notice(kind: str, title: str, text: str) -> None:
     display(HTML(admonition_html(kind, title, text)))
 
 
+def plural(count: int, noun: str, many: str = "") -> str:
+    """The count and its noun in the right number: '1 epoch', '3 epochs' (`many` for an irregular plural)."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
 class GluedText(str):
     """Text that was glued: an ordinary `str`, except that as a cell's last value the page shows nothing."""
 

@@ -21,6 +21,7 @@ import torch
 
 from gancnn import data
 from gancnn.book import cache
+from gancnn.book.display import plural
 from gancnn.gan import experiment, fid
 from gancnn.models.sagan import CONDITIONINGS
 from gancnn.train import for_machine, load_any_precision
@@ -436,8 +437,8 @@ def fid_claims(records: dict[str, dict[str, Any]], anchor: str = "") -> list[Any
                 source_figure=f"{SOURCE_CHUNK_FID[model]:g}",
                 ours=f"{ours:.2f}{f' ± {se:.2f} (s.e. over chunks; ' if se > 0 else ' ('}standard protocol "
                 f"{float(r['final_fid']):.2f})",
-                scale=f"{int(r['n_steps']):,} steps, {n_chunks} chunk{'s' if n_chunks != 1 else ''} of "
-                f"{r.get('fid_chunk', 1024)}" + ("" if reference else " (quick profile)"),
+                scale=f"{int(r['n_steps']):,} steps, {plural(n_chunks, 'chunk')} of {r.get('fid_chunk', 1024)}"
+                + ("" if reference else " (quick profile)"),
                 verdict="reproduced" if word != "worse" else ("not reproduced" if reference else "not testable here"),
                 reason=fid_claim_reason(model, r, word, margin, se, reference),
                 anchor=anchor,
