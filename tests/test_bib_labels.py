@@ -36,3 +36,27 @@ def test_labels_carry_no_raw_tex_and_tell_same_year_works_apart(repo_root: Path)
     assert labels["yazici2019ema"] == "Yazıcı et al., 2019"
     assert not [label for label in labels.values() if "\\" in label]
     assert {labels["zhang2019sagan"], labels["zhang2019fixup"]} == {"Zhang et al., 2019a", "Zhang et al., 2019b"}
+
+
+def test_in_text_citations_carry_the_labels_suffix(repo_root: Path) -> None:
+    """The two Zhang et al. 2019 papers read 2019a / 2019b in the text as in the list; others keep the bare year."""
+    from sphinxcontrib.bibtex.style.referencing import format_references
+    from sphinxcontrib.bibtex.style.template import SphinxReferenceInfo
+
+    style = _style_module(repo_root)
+    bib = parse_file(str(repo_root / "book" / "references.bib"))
+    formatted = {f.key: f for f in style.AuthorYearStyle().format_entries(bib.entries.values())}
+    citations = style.LabelledAuthorYearReferenceStyle()
+
+    def cite(role: str, key: str) -> str:
+        info = SphinxReferenceInfo(None, "page", "references", key, None, "", "")
+        return str(format_references(citations, role, [(bib.entries[key], formatted[key], info)]))
+
+    suffix = {key: formatted[key].label[-1] for key in ("zhang2019sagan", "zhang2019fixup")}
+    assert sorted(suffix.values()) == ["a", "b"]
+    for key, letter in suffix.items():
+        assert cite("p", key) == f"[Zhang et al., 2019{letter}]"
+        assert cite("t", key) == f"Zhang et al. [2019{letter}]"
+        assert cite("year", key) == f"2019{letter}"
+    assert cite("p", "seddik2020rmt") == "[Seddik et al., 2020]"
+    assert cite("t", "miyato2018projection") == "Miyato and Koyama [2018]"

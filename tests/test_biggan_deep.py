@@ -120,6 +120,12 @@ def test_noise_and_image_conversion() -> None:
     """Truncated noise lies in [-2 sigma, 2 sigma]; images map to bytes in HWC order."""
     z = bgd.truncated_noise(1000, 4, 0.3, torch.Generator().manual_seed(0))
     assert z.abs().max() <= 0.6
+    # the law is N(0, 1) conditioned on [-2, 2], times 0.3 (scipy's truncnorm), not N(0, 1) clipped at +-2
+    from scipy import stats
+
+    big = bgd.truncated_noise(50_000, 4, 0.3, torch.Generator().manual_seed(1)).flatten().double().numpy() / 0.3
+    assert stats.kstest(big, stats.truncnorm(-2.0, 2.0).cdf).statistic < 0.01
+    assert abs(big.var() - stats.truncnorm(-2.0, 2.0).var()) < 0.01 and (abs(big) == 2.0).sum() == 0
     img = bgd.to_uint8_images(torch.tensor([[[[-1.0, 1.0]], [[0.0, 0.0]], [[0.5, -0.5]]]]))
     assert img.shape == (1, 1, 2, 3) and img.dtype == torch.uint8
     assert img[0, 0, 0].tolist() == [0, 128, 192] and img[0, 0, 1].tolist() == [255, 128, 64]

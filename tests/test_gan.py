@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -23,13 +24,20 @@ def test_nonsaturating_losses_match_binary_cross_entropy() -> None:
     expected = bce(real, torch.ones(16)) + bce(fake, torch.zeros(16))
     assert torch.allclose(gan.nonsaturating_d_loss(real, fake), expected, atol=1e-6)
     assert math.isclose(gan.nonsaturating_g_loss(torch.zeros(4)).item(), math.log(2), rel_tol=1e-6)
+    # G minimises -E log sigmoid(D(G(z))) = BCE with label 1 on the fakes, not the saturating E log(1 - sigmoid):
+    # the two agree only at logit 0, so compare on logits away from 0 (where the saturating form's is -softplus)
+    logits = torch.linspace(-4.0, 4.0, 9, dtype=torch.float64) + 0.5
+    ns = gan.nonsaturating_g_loss(logits)
+    assert torch.allclose(ns, bce(logits, torch.ones_like(logits)), rtol=1e-12, atol=0)
+    assert torch.allclose(ns, -torch.log(torch.sigmoid(logits)).mean(), rtol=1e-12, atol=0)
+    assert not torch.allclose(ns, torch.log1p(-torch.sigmoid(logits)).mean(), rtol=1e-3)
 
 
 def test_wasserstein_losses() -> None:
     """Critic loss is E[fake] - E[real]; generator loss is -E[fake]."""
-    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.5, -0.5])
-    assert gan.wasserstein_d_loss(real, fake).item() == pytest.approx(-2.0)
-    assert gan.wasserstein_g_loss(fake).item() == pytest.approx(0.0)
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.5, 1.5])
+    assert gan.wasserstein_d_loss(real, fake).item() == pytest.approx(1.0 - 2.0)
+    assert gan.wasserstein_g_loss(fake).item() == pytest.approx(-1.0)  # a nonzero mean: the sign is seen
 
 
 def test_gradient_penalty_of_linear_critic_is_closed_form() -> None:
@@ -57,12 +65,19 @@ def test_gradient_penalty_is_zero_for_unit_gradient_and_differentiable() -> None
 
 
 def test_interpolates_lie_on_segments() -> None:
-    """Each interpolate is eps * real + (1 - eps) * fake with one eps in [0, 1] per sample."""
-    real, fake = torch.zeros(6, 2), torch.ones(6, 2)
-    pts = gan.interpolates(real, fake)
-    assert torch.all((pts >= 0) & (pts <= 1)) and torch.allclose(pts[:, 0], pts[:, 1])
+    """Each interpolate is eps * real + (1 - eps) * fake with one eps in [0, 1] per sample, drawn per sample."""
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(64, 3, 4, 4, generator=g, dtype=torch.float64)
+    fake = torch.randn(64, 3, 4, 4, generator=g, dtype=torch.float64)
+    pts = gan.interpolates(real, fake, generator=torch.Generator().manual_seed(1))
+    eps = ((pts - fake) / (real - fake)).flatten(1)  # recover eps entry by entry
+    assert torch.allclose(eps, eps[:, :1].expand_as(eps), atol=1e-8)  # one eps for every entry of a sample
+    eps = eps[:, 0]
+    assert torch.all((eps >= 0) & (eps <= 1))
+    assert torch.allclose(pts, eps.view(-1, 1, 1, 1) * real + (1 - eps.view(-1, 1, 1, 1)) * fake, atol=1e-9)
+    assert eps.std() > 0.2 and eps.min() < 0.1 and eps.max() > 0.9  # U[0, 1] per sample, not a constant
     with pytest.raises(ValueError):
-        gan.interpolates(real, torch.ones(5, 2))
+        gan.interpolates(real, fake[:5])
 
 
 def test_setup_rejects_bad_values() -> None:
@@ -108,6 +123,47 @@ def test_adam_first_step_moves_each_weight_by_its_learning_rate() -> None:
         moved = steps[steps > lr * 1e-3]
         assert moved.numel() > 0.5 * steps.numel()
         assert (moved.median() / lr).item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_critic_step_minimises_the_wgan_gp_objective() -> None:
+    """One critic step's loss is eq. (wgan-gp), recomputed from copies of G and D taken before the step:
+    E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)||_2 - 1)^2] with x_hat = eps x + (1 - eps) G(z)."""
+    torch.manual_seed(0)
+    images, labels = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (16,))
+    lam = 7.0  # not the default 10: the weight must come from the setup
+    setup = gan.GANSetup(loss="wgan-gp", n_classes=10, batch_size=8, gp_weight=lam)
+    trainer = gan.GANTrainer(SAGANGenerator(ngf=8), SAGANDiscriminator(ndf=8), images, labels, setup)
+    real, y = trainer.real_batch(0)
+    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)  # train mode: same power-iteration state as D
+    rng = torch.get_rng_state()
+    metrics = trainer.d_step(real, y)
+    torch.set_rng_state(rng)  # replay the step's draws: z, then one eps per sample
+    z = torch.randn(len(real), setup.nz)
+    with torch.no_grad():
+        fake = G(z, y)
+    d_real, d_fake = D(real, y).mean(), D(fake, y).mean()
+    eps = torch.rand(len(real), 1, 1, 1)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x_hat, y).sum(), x_hat)
+    gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    assert metrics["d_real"] == pytest.approx(d_real.item(), rel=1e-5, abs=1e-7)
+    assert metrics["d_fake"] == pytest.approx(d_fake.item(), rel=1e-5, abs=1e-7)
+    assert metrics["gp"] == pytest.approx(gp.item(), rel=1e-5)
+    expected = (d_fake - d_real + lam * gp).item()
+    assert metrics["d_loss"] == pytest.approx(expected, rel=1e-6, abs=1e-7)
+    wrong_sign = (d_real - d_fake + lam * gp).item()
+    assert abs(metrics["d_loss"] - wrong_sign) > 100 * max(1e-6 * abs(expected), 1e-7)  # the check sees the sign
+
+
+def test_generator_step_uses_the_non_saturating_loss() -> None:
+    """DCGAN's G step minimises -E log sigmoid(D(G(z))), recomputed from copies taken before the step."""
+    trainer = _trainer()
+    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    rng = torch.get_rng_state()
+    loss = trainer.g_step()["g_loss"]
+    torch.set_rng_state(rng)
+    logits = D(G(torch.randn(trainer.setup.batch_size, trainer.setup.nz)))
+    assert loss == pytest.approx(-torch.log(torch.sigmoid(logits)).mean().item(), rel=1e-5)
 
 
 def _trainer(seed: int = 0, ema_decay: float = 0.0) -> gan.GANTrainer:

@@ -27,7 +27,9 @@ def test_support():
 def test_equicorrelated_covariance(rho):
     d = 5
     z = noise.equicorrelated(rho)(200_000, d, torch.Generator().manual_seed(2))
-    assert (torch.cov(z.T) - noise.equicorrelated_cov(rho, d)).abs().max() < 0.02
+    closed_form = torch.full((d, d), rho) + (1 - rho) * torch.eye(d)  # unit variances, correlation rho
+    assert torch.equal(noise.equicorrelated_cov(rho, d), closed_form)
+    assert (torch.cov(z.T) - closed_form).abs().max() < 0.02
 
 
 def test_rho_one_is_rank_one():

@@ -91,7 +91,8 @@ def test_optimal_step_size_matches_line_search(problem):
 
 
 def test_equivalent_l2():
-    assert oe.equivalent_l2(0.01, 0.5) == pytest.approx(0.01)
+    assert oe.equivalent_l2(0.01, 0.2) == pytest.approx(0.025)  # lambda / (2 eta)
+    assert oe.equivalent_l2(0.03, 0.5) == pytest.approx(0.03)  # eta = 1/2: the coefficients coincide
     with pytest.raises(ValueError):
         oe.equivalent_l2(0.1, 0.0)
 

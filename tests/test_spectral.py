@@ -46,3 +46,20 @@ def test_exact_sigma_and_normalize() -> None:
     assert abs(spectral.exact_sigma(normed).item() - 1) < 1e-8
     with pytest.raises(ValueError):
         spectral.power_iteration(w, torch.ones(3), 1)
+
+
+def test_error_shrinks_by_sigma_ratio_to_the_fourth_per_step() -> None:
+    """With sigma_i = 0.8^i, the estimate's relative error falls by (sigma_2 / sigma_1)^4 = 0.4096 per step.
+
+    One step applies W W^T to u, and the estimate is the Rayleigh quotient ||W v||, so its error goes like
+    (sigma_2 / sigma_1)^(4k): twice the exponent of the angle between u and the top singular vector.
+    """
+    g = torch.Generator().manual_seed(4)
+    q1, _ = torch.linalg.qr(torch.randn(20, 10, generator=g, dtype=torch.float64))
+    q2, _ = torch.linalg.qr(torch.randn(10, 10, generator=g, dtype=torch.float64))
+    w = q1 @ torch.diag(0.8 ** torch.arange(10, dtype=torch.float64)) @ q2.T
+    u = torch.randn(20, generator=g, dtype=torch.float64)
+    errors = torch.tensor([1 - spectral.power_iteration(w, u, k)[0].item() for k in range(10, 17)])
+    assert (errors > 0).all()  # from below (sigma_1 = 1)
+    ratios = errors[1:] / errors[:-1]
+    assert torch.allclose(ratios, torch.full_like(ratios, 0.8**4), rtol=0.01)  # not 0.8^2 = 0.64
