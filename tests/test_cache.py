@@ -114,3 +114,36 @@ def test_short_commit_keeps_the_dirty_mark() -> None:
     assert short_commit(sha) == "0343d650c752"
     assert short_commit(sha + "-dirty") == "0343d650c752-dirty"
     assert short_commit("unknown") == "unknown"
+
+
+def test_provenance_names_the_uncommitted_changes(tmp_path: Path, tmp_artifacts: Path, monkeypatch) -> None:
+    """'-dirty' comes with the list of tracked files that differed from HEAD (renames and spaces included)."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True
+        )
+
+    for name in ("a.py", "b c.py", "old.py", "same.py"):
+        (repo / name).write_text(name)
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "x")
+    monkeypatch.setattr(cache, "project_root", lambda: repo)
+    clean = cache.git_commit()
+    assert len(clean) == 40 and cache.uncommitted_changes() == []
+    (repo / "a.py").write_text("changed")
+    (repo / "b c.py").write_text("changed")
+    (repo / "untracked.py").write_text("new")  # untracked files do not make a tree dirty
+    git("mv", "old.py", "new.py")
+    assert cache.uncommitted_changes() == ["a.py", "b c.py", "new.py"]
+    assert cache.git_commit() == clean + "-dirty"
+    cache.save("quick", "demo", {"a": 1}, {"x": 1.0}, wall_time_s=0.0)
+    prov = cache.load("quick", "demo", {"a": 1})["_provenance"]
+    assert prov["git_commit"] == clean + "-dirty" and prov["uncommitted_changes"] == ["a.py", "b c.py", "new.py"]
+    monkeypatch.setattr(cache, "project_root", lambda: tmp_path / "not-a-repo")
+    assert cache.uncommitted_changes() is None and cache.git_commit() == "unknown"

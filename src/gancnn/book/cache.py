@@ -85,21 +85,40 @@ def config_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
 
 
-def git_commit() -> str:
-    """Return the current git commit (with '-dirty' when the tree has changes), or 'unknown'."""
+def uncommitted_changes() -> list[str] | None:
+    """Tracked files that differ from HEAD (paths from the repository root, sorted), or None outside git."""
     try:
-        root = project_root()
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "-z"],
+            cwd=project_root(),
             capture_output=True,
             text=True,
             check=True,
         )
-        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    # -z entries are 'XY path' separated by NUL; a rename adds its old path as a further entry without 'XY '
+    entries = status.stdout.split("\0")
+    paths, skip_next = [], False
+    for entry in entries:
+        if skip_next or not entry:
+            skip_next = False
+            continue
+        paths.append(entry[3:])
+        skip_next = entry[0] in "RC"
+    return sorted(paths)
+
+
+def git_commit() -> str:
+    """Return the current git commit (with '-dirty' when the tree has changes), or 'unknown'."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True, check=True
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    changes = uncommitted_changes()
+    return head.stdout.strip() + ("-dirty" if changes else "")
 
 
 def short_commit(commit: str) -> str:
@@ -362,6 +381,7 @@ def _save_locked(
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "device": device_description(device),
             "git_commit": git_commit(),
+            "uncommitted_changes": uncommitted_changes(),  # what '-dirty' means: the files that differed from HEAD
             "data_copy": _jsonable(data_copy.as_dict() if hasattr(data_copy, "as_dict") else data_copy),
             "wall_time_s": round(float(wall_time_s), 3),
             "torch": torch.__version__,
