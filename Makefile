@@ -60,14 +60,14 @@ vendor-mathjax:  ## re-create _extra/mathjax (MathJax $(MATHJAX) and its CHTML f
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff (lint and format check) on the library, tests and scripts, and on the chapters' code cells
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+lint: $(STAMP)  ## ruff (lint and format check) on the library, tests, scripts and Sphinx extensions (_ext), and on the chapters' code cells
+	$(BIN)/ruff check src tests scripts _ext
+	$(BIN)/ruff format --check src tests scripts _ext
 	$(BIN)/python scripts/lint_chapters.py
 
 format: $(STAMP)  ## apply ruff's safe fixes and formatter to the library, tests, scripts and the chapters' code cells
-	$(BIN)/ruff check --fix src tests scripts
-	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts _ext
+	$(BIN)/ruff format src tests scripts _ext
 	$(BIN)/python scripts/lint_chapters.py --fix
 
 run: $(STAMP)  ## make run CHAPTER=<name> PROFILE=quick|full [DEVICE=cpu|cuda]

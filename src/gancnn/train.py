@@ -92,9 +92,13 @@ def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractC
 class Stateful(Protocol):
     """Anything with state_dict/load_state_dict (modules, optimizers, schedulers, GradScalers)."""
 
-    def state_dict(self) -> dict[str, Any]: ...
+    def state_dict(self) -> dict[str, Any]:
+        """The object's state, to be written into a checkpoint."""
+        ...
 
-    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+    def load_state_dict(self, state: dict[str, Any]) -> Any:
+        """Restore the object from a checkpoint's state."""
+        ...
 
 
 class StepSampler:

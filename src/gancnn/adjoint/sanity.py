@@ -16,6 +16,7 @@ contribution map H_k * x is gradient x input. Two questions a reader should ask 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,7 +160,7 @@ def fullgrad_parts(
     """
     outputs: dict[str, torch.Tensor] = {}
 
-    def keep(name: str):
+    def keep(name: str) -> Callable[[nn.Module, tuple, torch.Tensor], torch.Tensor]:
         """A forward hook that records a layer's output and passes on a copy (safe under in-place activations)."""
 
         def hook(_module: nn.Module, _inputs: tuple, out: torch.Tensor) -> torch.Tensor:
