@@ -18,6 +18,7 @@ Downloads time out after
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
@@ -284,3 +285,18 @@ def to_tensors(ds: torch.utils.data.Dataset, indices: Sequence[int] | None = Non
     else:
         images = np.stack([_raw_image(ds, int(i)) for i in idx])
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), y
+
+
+def reencode_jpeg(images: torch.Tensor, quality: int) -> torch.Tensor:
+    """Each uint8 RGB image (N, 3, H, W) saved once more as a JPEG at `quality` (PIL/libjpeg, 4:2:0) and decoded."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be in 1..100, got {quality}")
+    if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected uint8 images (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
+    out = np.empty((images.shape[0], images.shape[2], images.shape[3], 3), dtype=np.uint8)
+    for i, hwc in enumerate(images.permute(0, 2, 3, 1).numpy()):
+        buffer = io.BytesIO()
+        Image.fromarray(hwc).save(buffer, format="JPEG", quality=quality, subsampling="4:2:0")
+        with Image.open(buffer) as decoded:
+            out[i] = np.asarray(decoded.convert("RGB"))
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()

@@ -2,8 +2,9 @@
 
 Names are classifiers (`vgg7`, ...), `shuffled-<classifier>` (the same network trained on shuffled labels, for
 the data-randomisation test), GANs (`dcgan`, `sagan`), the MNIST models of the Gaussian-mixture chapter
-(`mnist-cnn`, `mnist-gan`), the coursework's `colourization` (three networks) or `gmm-features` (Inception-v3
-features of the reference SAGAN's images, for the same chapter); the default is all of them.
+(`mnist-cnn`, `mnist-gan`), the coursework's `colourization` (three networks), `gmm-features` (Inception-v3
+features of the reference SAGAN's images, for the same chapter) or `jpeg-sensitivity` (VGG7-BN on the CIFAR-10
+copy saved again at coarser JPEG qualities); the default is all of them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from gancnn.book.params import ParameterError, resolve_device
 from gancnn.reference import classifiers, colourization, gans, gmm_features, mnist, verification
 
-OTHERS = (*mnist.NAMES, "colourization", "gmm-features")
+OTHERS = (*mnist.NAMES, "colourization", "gmm-features", "jpeg-sensitivity")
 
 
 def write_summaries() -> Path:
@@ -98,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"colourization {arch}: validation pixel accuracy {100 * acc:.1f}%, loss {loss:.4f} after "
                 f"{len(run['epoch'])} epochs, {run['_provenance']['wall_time_s']:.0f} s",
+                flush=True,
+            )
+    if "jpeg-sensitivity" in args.names:
+        for quality, cfg in classifiers.JPEG_SENSITIVITY_CONFIGS.items():
+            record = classifiers.ensure(cfg.name, device=device, cfg=cfg)
+            print(
+                f"jpeg-sensitivity {cfg.name} {cfg.epochs} epochs, quality {quality or 'as loaded'}: "
+                f"test {record['test_acc']:.2f}%, {record['train_seconds_total']:.0f} s",
                 flush=True,
             )
     if "gmm-features" in args.names:

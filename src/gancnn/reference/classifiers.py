@@ -66,6 +66,7 @@ class ReferenceConfig:
     shuffle_labels: bool = False  # the data-randomisation test: train on a seeded permutation of the labels
     hflip: bool = True  # random horizontal flips (off for memorising shuffled labels: a flip is a new image)
     cutout: int = 0  # side of the square zeroed in each normalised image (DeVries & Taylor 2017); 0: off
+    jpeg_quality: int = 0  # save every image (train, validation, test) once more as JPEG at this quality; 0: as loaded
 
     def __post_init__(self) -> None:
         """Fail at once on values that cannot train."""
@@ -116,6 +117,16 @@ SHUFFLED_LABEL_CONFIGS: dict[str, ReferenceConfig] = {
 }
 
 
+# How much accuracy does lossy compression cost? The CIFAR-10 copy here is JPEG q75 (the source trained on the
+# originals, absent here). VGG7-BN on a short schedule (30 of its 120 epochs), on the copy as loaded and on the same
+# images saved once more at coarser qualities (training, validation and test alike): the slope of accuracy against
+# the extra loss of detail bounds what the copy's own compression may cost.
+JPEG_SENSITIVITY_CONFIGS: dict[int, ReferenceConfig] = {
+    quality: ReferenceConfig("vgg7-bn", epochs=30, lr_max=0.2, cutout=8, jpeg_quality=quality)
+    for quality in (0, 50, 25)
+}
+
+
 def source_accuracy(name: str, dataset: str = "cifar10") -> float:
     """The test accuracy (%) the source reports for a network."""
     return SOURCE_SCHEDULES[(name, dataset)][1]
@@ -135,16 +146,22 @@ def record_verdict(record: dict[str, Any]) -> str:
     return verdict(float(record["test_acc"]), float(record["source_test_acc"]))
 
 
-def cached_images(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor, data.DataCopy]:
-    """All images of a split as uint8 (N, 3, 32, 32) and labels, decoded once into `runs/data-cache/`."""
+def cached_images(dataset: str, split: str, jpeg_quality: int = 0) -> tuple[torch.Tensor, torch.Tensor, data.DataCopy]:
+    """All images of a split as uint8 (N, 3, 32, 32) and labels, decoded once into `runs/data-cache/` (saved once
+    more as JPEG at `jpeg_quality` first when it is not 0: `data.reencode_jpeg`)."""
     ds = data.load(dataset, split, transform="pil")
     copy = ds.data_copy
-    path = runs_dir() / "data-cache" / f"{dataset}-{copy.copy}-{split}.pt"
+    suffix = f"-reencoded-q{jpeg_quality}" if jpeg_quality else ""
+    path = runs_dir() / "data-cache" / f"{dataset}-{copy.copy}-{split}{suffix}.pt"
     if path.exists():
         stored = torch.load(path, weights_only=True)
         if len(stored["y"]) == len(ds):
             return stored["x"], stored["y"], copy
-    x, y = data.to_tensors(ds)
+    if jpeg_quality:
+        x, y, _ = cached_images(dataset, split)
+        x = data.reencode_jpeg(x, jpeg_quality)
+    else:
+        x, y = data.to_tensors(ds)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"x": x, "y": y}, tmp)
@@ -230,7 +247,7 @@ def train(
     """
     dev = training_device(device)
     seed_everything(cfg.seed)
-    x_all, y_all, copy = cached_images(cfg.dataset, "train")
+    x_all, y_all, copy = cached_images(cfg.dataset, "train", cfg.jpeg_quality)
     tr_idx, va_idx = split_indices(cfg, len(y_all))  # the same split as the source-schedule trainer
     x_tr, y_tr = x_all[tr_idx], y_all[tr_idx]
     x_va, y_va = x_all[va_idx], y_all[va_idx]
@@ -290,7 +307,7 @@ def train(
         progress=progress,
     )
     curves = epoch_curves(history, steps_per_epoch)
-    x_te, y_te, _ = cached_images(cfg.dataset, "test")
+    x_te, y_te, _ = cached_images(cfg.dataset, "test", cfg.jpeg_quality)
     model = model.to(memory_format=torch.contiguous_format)
     test_acc, test_loss = evaluate(model, x_te, y_te, dev)
     fit_acc, _ = evaluate(model, x_tr, y_tr, dev)  # the labels it was trained on (shuffled ones when shuffled)
@@ -343,8 +360,8 @@ def epoch_curves(history: list[dict[str, float]], steps_per_epoch: int) -> dict[
 
 
 def schedule_fields(cfg: ReferenceConfig) -> dict[str, Any]:
-    """The fields of a schedule that key its runs (`shuffle_labels`, `hflip`, `cutout` only when not default: old
-    keys hold)."""
+    """The fields of a schedule that key its runs (`shuffle_labels`, `hflip`, `cutout`, `jpeg_quality` only when not
+    default: old keys hold)."""
     fields = asdict(cfg)
     if not fields["cutout"]:
         del fields["cutout"]
@@ -352,6 +369,8 @@ def schedule_fields(cfg: ReferenceConfig) -> dict[str, Any]:
         del fields["shuffle_labels"]
     if fields["hflip"]:
         del fields["hflip"]
+    if not fields["jpeg_quality"]:
+        del fields["jpeg_quality"]
     return fields
 
 
@@ -676,3 +695,34 @@ def write_summary(extra: dict[str, Any] | None = None) -> Any:
         (folder / f"{name}.json").write_text(json.dumps({name: entry}, indent=1, sort_keys=True) + "\n")
     (artifacts_dir() / PROFILE / "summary.json").unlink(missing_ok=True)  # the former all-in-one file
     return folder
+
+
+def jpeg_sensitivity_table() -> Any:
+    """One row per stored JPEG-sensitivity run: quality, PSNR of its test images against the copy as loaded, test
+    accuracy and its change from the copy as loaded (None when none is stored)."""
+    import pandas as pd
+    from skimage.metrics import peak_signal_noise_ratio
+
+    rows = []
+    for quality, cfg in JPEG_SENSITIVITY_CONFIGS.items():
+        rec = stored(cfg.name, cfg)
+        if rec is None:
+            continue
+        loaded, _, _ = cached_images(cfg.dataset, "test")
+        images, _, _ = cached_images(cfg.dataset, "test", quality)
+        label = f"saved again at JPEG quality {quality}" if quality else f"the {rec['data_copy']} copy as loaded"
+        psnr = float(peak_signal_noise_ratio(loaded.numpy(), images.numpy(), data_range=255)) if quality else np.inf
+        rows.append(
+            {
+                "images": label,
+                "PSNR vs as loaded (dB)": psnr,
+                "test accuracy %": round(float(rec["test_acc"]), 2),
+                "epochs": cfg.epochs,
+                "training time (min)": round(float(rec["train_seconds_total"]) / 60, 1),
+            }
+        )
+    if not rows:
+        return None
+    table = pd.DataFrame(rows).set_index("images")
+    table["change (points)"] = (table["test accuracy %"] - table["test accuracy %"].iloc[0]).round(2)
+    return table

@@ -1,0 +1,62 @@
+"""Saving the CIFAR-10 copy once more as JPEG (the data-copy sensitivity runs): what it does to images and keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio
+
+from gancnn import data
+from gancnn.book import cache
+from gancnn.reference import classifiers
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(peak_signal_noise_ratio(a.numpy(), b.numpy(), data_range=255))
+
+
+def test_reencode_loses_more_detail_at_lower_quality(offline_data) -> None:
+    """On real CIFAR-10 images: same shape and dtype, deterministic, PSNR falling with quality, and a second save at
+    the same quality changing far less than the first (JPEG's quantisation grid is nearly a fixed point)."""
+    ds = data.load("cifar10", "test", transform="pil")
+    x, _ = data.to_tensors(ds, np.arange(200))
+    q90, q50, q25 = (data.reencode_jpeg(x, q) for q in (90, 50, 25))
+    assert q50.shape == x.shape and q50.dtype == torch.uint8
+    assert torch.equal(q50, data.reencode_jpeg(x, 50))
+    assert _psnr(x, q90) > _psnr(x, q50) > _psnr(x, q25) > 20.0
+    assert not torch.equal(q25, x)
+    again = data.reencode_jpeg(q50, 50)
+    assert (again.float() - q50.float()).abs().mean() < 0.5 * (q50.float() - x.float()).abs().mean()
+
+
+def test_reencode_of_a_smooth_image_at_quality_100_is_close() -> None:
+    """A smooth colour ramp (8 levels a pixel) survives quality 100 within a few grey levels, about half a level on
+    average: 4:2:0 averages chroma over 2 x 2 pixels, and nothing else is lost."""
+    ramp = torch.linspace(0, 255, 32)
+    img = torch.stack([ramp.expand(32, 32), ramp.expand(32, 32).T, torch.full((32, 32), 128.0)]).round()
+    out = data.reencode_jpeg(img.to(torch.uint8)[None], 100)
+    error = (out.float() - img).abs()
+    assert error.max() <= 6 and error.mean() < 1.0
+
+
+def test_reencode_rejects_bad_arguments() -> None:
+    x = torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
+    for quality in (0, 101, -5):
+        with pytest.raises(ValueError, match="quality"):
+            data.reencode_jpeg(x, quality)
+    with pytest.raises(ValueError, match="uint8"):
+        data.reencode_jpeg(x.float(), 50)
+    with pytest.raises(ValueError, match="uint8"):
+        data.reencode_jpeg(torch.zeros(2, 1, 8, 8, dtype=torch.uint8), 50)
+
+
+def test_quality_keys_only_when_set() -> None:
+    """jpeg_quality = 0 leaves every stored schedule's key as it was; a quality makes its own key and checkpoint."""
+    base = classifiers.JPEG_SENSITIVITY_CONFIGS[0]
+    assert "jpeg_quality" not in classifiers.schedule_fields(base)
+    keys = {cache.config_key(classifiers.schedule_fields(c)) for c in classifiers.JPEG_SENSITIVITY_CONFIGS.values()}
+    assert len(keys) == len(classifiers.JPEG_SENSITIVITY_CONFIGS)
+    assert classifiers.schedule_fields(classifiers.JPEG_SENSITIVITY_CONFIGS[50])["jpeg_quality"] == 50
+    paths = {classifiers.checkpoint_path(c) for c in classifiers.JPEG_SENSITIVITY_CONFIGS.values()}
+    assert len(paths) == len(classifiers.JPEG_SENSITIVITY_CONFIGS)
