@@ -303,6 +303,22 @@ def test_spectral_fraction() -> None:
     assert float(adjoint.high_frequency_fraction(checker.expand(1, 3, 32, 32))) > 0.999
 
 
+def test_spectral_fraction_is_the_exact_energy_share_above_half_nyquist_without_dc() -> None:
+    """Cosines at 1/4 and 3/4 of Nyquist plus a constant: the share is b^2 / (a^2 + b^2) (DC excluded, radial)."""
+    j = torch.arange(32, dtype=torch.float64)
+    wave = lambda cycles, idx: torch.cos(2 * torch.pi * cycles * idx / 32)  # noqa: E731  cycles per 32 pixels
+    a, b = 2.0, 0.5
+    mix = 7.0 + a * wave(4, j)[None, :] + b * wave(12, j)[:, None]  # 4/16 and 12/16 of Nyquist, and a DC offset
+    x = mix.expand(2, 3, 32, 32).clone()
+    x[1] = x[1] * torch.tensor([1.0, -2.0, 0.5]).view(3, 1, 1)  # scaling channels keeps the share (energy summed)
+    share = adjoint.high_frequency_fraction(x)
+    assert torch.allclose(share, torch.full((2,), b**2 / (a**2 + b**2), dtype=torch.float64), atol=1e-12)
+    assert float(adjoint.high_frequency_fraction(x, cutoff=0.8).max()) < 1e-12  # 3/4 Nyquist is below 0.8
+    # a diagonal wave at 6/16 of Nyquist on each axis has radial frequency 0.53 Nyquist: all of it is counted
+    diagonal = wave(6, j[:, None] + j[None, :]).expand(1, 1, 32, 32)
+    assert float(adjoint.high_frequency_fraction(diagonal)) == pytest.approx(1.0, abs=1e-12)
+
+
 def test_chain_recurrence_matches_autograd() -> None:
     """The explicit recurrence (eq. 3.20) gives C_l = J_l [x; x_b]; J_l equals autograd's Jacobian of the FC layer."""
     eq = V2_MODELS["vgg7-bn"]()

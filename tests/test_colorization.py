@@ -20,13 +20,15 @@ def test_output_shape(name, size):
 
 
 @pytest.mark.parametrize("name", ["PoolUpsampleNet", "ConvTransposeNet"])
-@pytest.mark.parametrize("kernel,nf,nc", [(3, 32, 24), (5, 8, 10)])
-def test_conv_weight_count_closed_form(name, kernel, nf, nc):
-    model = nets.build(name, kernel=kernel, num_filters=nf, num_colours=nc)
+@pytest.mark.parametrize("kernel,nf,nc,nic", [(3, 32, 24, 1), (5, 8, 10, 1), (3, 6, 5, 3)])
+def test_conv_weight_count_closed_form(name, kernel, nf, nc, nic):
+    """k^2 (N_IC N_F + 2 N_F^2 + 2 N_F^2 + N_F N_C + N_C^2) (eq-opt-colour-weights), with N_IC = 3 too."""
+    model = nets.build(name, kernel=kernel, num_filters=nf, num_colours=nc, num_in_channels=nic)
     weights = sum(
         m.weight.numel() for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
     )
-    assert weights == nets.conv_weight_count(kernel, nf, nc)
+    assert weights == nets.conv_weight_count(kernel, nf, nc, nic)
+    assert model(torch.zeros(1, nic, 8, 8)).shape == (1, nc, 8, 8)
 
 
 def test_build_rejects_unknown_and_even_kernel():

@@ -67,6 +67,26 @@ def test_solve_padding_coursework_cases() -> None:
     assert [(s.padding, s.output_padding) for s in conv.solve_padding(32, 32, 5, 1, False)] == [(2, 0)]
 
 
+def test_solve_padding_finds_exactly_the_paddings_torch_accepts() -> None:
+    """solve_padding returns every (P, A), P <= F, A < S, for which torch's layer maps n_in to n_out, and no other."""
+    for transposed, kernel, stride in itertools.product((False, True), range(1, 6), (1, 2, 3)):
+        sides = {}  # (P, A, n_in) -> the side torch produces
+        for padding, extra in itertools.product(range(kernel + 1), range(stride) if transposed else (0,)):
+            layer = (
+                nn.ConvTranspose2d(1, 1, kernel, stride, padding, extra, bias=False)
+                if transposed
+                else nn.Conv2d(1, 1, kernel, stride, padding, bias=False)
+            )
+            sides.update({(padding, extra, n_in): _torch_side(layer, n_in) for n_in in (5, 8)})
+        for n_in, n_out in itertools.product((5, 8), (4, 8, 9, 16)):
+            found = {(s.padding, s.output_padding) for s in conv.solve_padding(n_in, n_out, kernel, stride, transposed)}
+            runs = {(p, a) for (p, a, n), side in sides.items() if n == n_in and side == n_out}
+            assert found == runs, (transposed, n_in, n_out, kernel, stride)
+    # the doubling exercise: Lemma 2 with N' = 2N needs F - 2P + A = 2
+    doubling = [(f, s.padding, s.output_padding) for f in range(1, 6) for s in conv.solve_padding(8, 16, f, 2, True)]
+    assert doubling == [(1, 0, 1), (2, 0, 0), (3, 1, 1), (4, 1, 0), (5, 2, 1)]
+
+
 def test_float32_size_zero_quirk_is_not_our_reference() -> None:
     """Lemma 2 refuses an empty output; torch's float64 path refuses it too (float32 may return size 0)."""
     layer = torch.nn.ConvTranspose2d(1, 1, 4, 1, 2, bias=False)

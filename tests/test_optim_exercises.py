@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -71,6 +72,21 @@ def test_rmsprop_counterexample_of_the_source():
     assert torch.allclose(oe.min_norm_solution(X, t), torch.tensor([0.8, 0.4], dtype=torch.float64))
     # with the source's numbers taken literally on L, the first step is not a zero-loss point
     assert oe.loss(X, t, oe.rmsprop_first_step(X, t, 2 / 7, 0.91, 0.2)) > 0.1
+
+
+def test_rmsprop_runs_follow_the_recursion_of_the_chapter(problem):
+    """Every step of oe.rmsprop is v = beta v + (1 - beta) g^2, w -= lr g / (sqrt(v) + eps) (eq-opt-rmsprop)."""
+    X, t = problem
+    lr, beta, eps, steps = 0.05, 0.9, 0.1, 25
+    Xn, tn = X.numpy(), t.numpy()
+    w, v = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for _ in range(steps):
+        g = 2.0 / len(tn) * Xn.T @ (Xn @ w - tn)
+        v = beta * v + (1 - beta) * g**2
+        w = w - lr * g / (np.sqrt(v) + eps)
+    traj = oe.run_optimizer(X, t, oe.rmsprop(lr, beta, eps), steps=steps)
+    assert np.abs(traj.w.numpy() - w).max() < 1e-12
+    assert traj.loss[-1] == pytest.approx(float(np.mean((Xn @ w - tn) ** 2)), rel=1e-10)
 
 
 def test_adam_does_not_reach_min_norm(problem):

@@ -259,3 +259,29 @@ def test_shuffled_entries_keep_the_values_and_destroy_the_structure():
     s = rmt.shuffled_entries(w, g)
     assert torch.equal(s.flatten().sort().values, w.flatten().sort().values)
     assert torch.linalg.matrix_rank(w) == 5 and torch.linalg.matrix_rank(s) == 30  # rank 5 becomes full rank
+
+
+def test_compare_matches_a_numpy_and_scipy_recomputation():
+    """Every distance of `compare`, redone with numpy's eigh of X X^T / p, scipy's W1 and KS and the indicators J."""
+    g = torch.Generator().manual_seed(15)
+    k, n, p, top = 2, 6, 20, 3  # 12 rows of 20 columns: G has full rank (no near-zero eigenvalues to tie)
+    means = torch.repeat_interleave(torch.tensor([[2.0], [-1.0]], dtype=torch.float64), n, dim=0)
+    x = torch.randn(k * n, p, generator=g, dtype=torch.float64) + means
+    y = 1.3 * torch.randn(k * n, p, generator=g, dtype=torch.float64) + 0.8 * means  # another scale: divisors matter
+    res = rmt.compare(x, y, top, k)
+
+    def spectrum(a: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Eigenvalues (descending) and eigenvectors of a a^T / p."""
+        evals, evecs = np.linalg.eigh(a.numpy() @ a.numpy().T / p)
+        return evals[::-1], evecs[:, ::-1]
+
+    (ex, ux), (ey, uy) = spectrum(x), spectrum(y)
+    indicators = np.kron(np.eye(k), np.ones((n, 1)))  # J, (k n) x k
+    alignment = lambda u: np.square(indicators.T @ u).sum(0) / n  # noqa: E731  ||J^T u||^2 / n
+    assert res.w1 == pytest.approx(stats.wasserstein_distance(ex, ey) / ex.mean(), rel=1e-9)
+    assert res.ks == pytest.approx(stats.ks_2samp(ex, ey).statistic)
+    assert res.top == pytest.approx(np.max(np.abs(ey[:top] - ex[:top]) / ex[:top]), rel=1e-9)
+    assert res.alignment == pytest.approx(np.abs(alignment(ux[:, :top]) - alignment(uy[:, :top])).max(), abs=1e-9)
+    assert res.bulk_w1 == pytest.approx(stats.wasserstein_distance(ex[k:], ey[k:]) / ex[k:].mean(), rel=1e-9)
+    assert res.bulk_ks == pytest.approx(stats.ks_2samp(ex[k:], ey[k:]).statistic)
+    assert res.isolated == pytest.approx(np.max(np.abs(ey[:k] - ex[:k]) / ex[:k]), rel=1e-9)
