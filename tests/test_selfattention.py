@@ -68,3 +68,23 @@ def test_spectral_norm_and_bad_input() -> None:
         block(torch.randn(1, 16, 5, 5))
     with pytest.raises(ValueError):
         SelfAttention2d(12, reduction=8)
+
+
+def test_parameter_counts_of_the_two_layouts() -> None:
+    """BigGAN's bias-free layout (C/8 keys, C/2 values) keeps its count and state-dict keys; with C-channel values
+    and biases the same class has 2 (C C/8 + C/8) + 2 (C^2 + C) + 1 parameters (37,153 at C = 128)."""
+    c = 128
+    biggan = SelfAttention2d(c)
+    assert sum(p.numel() for p in biggan.parameters()) == 2 * c * (c // 8) + 2 * c * (c // 2) + 1
+    assert sorted(biggan.state_dict()) == ["g.weight", "gamma", "o.weight", "phi.weight", "theta.weight"]
+    full = SelfAttention2d(c, value_channels=c, bias=True)
+    assert sum(p.numel() for p in full.parameters()) == 2 * (c * c // 8 + c // 8) + 2 * (c * c + c) + 1 == 37_153
+    x = torch.randn(2, c, 4, 4)
+    with torch.no_grad():
+        full.gamma.fill_(0.5)
+        out, beta = full(x, return_attention=True)
+        g = full.g(x).flatten(2)  # (B, C, N): values with biases
+        expected = x + 0.5 * full.o((g @ beta.transpose(1, 2)).view(2, c, 4, 4))
+    torch.testing.assert_close(out, expected)
+    with pytest.raises(ValueError, match="value_channels"):
+        SelfAttention2d(16, value_channels=0)

@@ -1,7 +1,7 @@
 """Self-attention over the pixels of a feature map, as in SAGAN and BigGAN.
 
 For an input x with C channels and N = H*W positions, 1x1 convolutions give
-theta (C/r channels), phi (C/r) and g (C/2); with ``pool=True`` phi and g are 2x2 max-pooled
+theta (C/r channels), phi (C/r) and g (C/2, or ``value_channels``); with ``pool=True`` phi and g are 2x2 max-pooled
 (BigGAN), so keys and values live on P = N/4 positions, otherwise P = N (SAGAN).
 The attention map is beta = softmax_rows(theta^T phi) in R^{N x P}, the attended values are
 g beta^T, a last 1x1 convolution o maps them back to C channels, and the block returns
@@ -15,27 +15,38 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 
-def _conv1x1(c_in: int, c_out: int, spectral: bool) -> nn.Conv2d:
-    """A bias-free 1x1 convolution, spectrally normalised when asked."""
-    conv = nn.Conv2d(c_in, c_out, kernel_size=1, bias=False)
+def _conv1x1(c_in: int, c_out: int, spectral: bool, bias: bool = False) -> nn.Conv2d:
+    """A 1x1 convolution (bias-free unless asked), spectrally normalised when asked."""
+    conv = nn.Conv2d(c_in, c_out, kernel_size=1, bias=bias)
     return spectral_norm(conv) if spectral else conv
 
 
 class SelfAttention2d(nn.Module):
     """SAGAN/BigGAN self-attention block: x + gamma * o(g softmax(theta^T phi)^T), gamma initialised at 0."""
 
-    def __init__(self, channels: int, reduction: int = 8, pool: bool = False, spectral: bool = False) -> None:
-        """Build theta, phi (channels // reduction), g (channels // 2) and o (back to channels)."""
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 8,
+        pool: bool = False,
+        spectral: bool = False,
+        value_channels: int | None = None,
+        bias: bool = False,
+    ) -> None:
+        """Build theta, phi (channels // reduction), g (value_channels, default channels // 2) and o (back to
+        channels); the four 1x1 convolutions carry biases only when `bias` (BigGAN's layout has none)."""
         super().__init__()
         if channels < 2 or reduction < 1 or channels % reduction or channels % 2:
             raise ValueError(f"channels ({channels}) must be even and divisible by reduction ({reduction})")
+        if value_channels is not None and value_channels < 1:
+            raise ValueError(f"value_channels must be positive, got {value_channels}")
         self.channels, self.reduction, self.pool = channels, reduction, pool
         self.key_channels = channels // reduction
-        self.value_channels = channels // 2
-        self.theta = _conv1x1(channels, self.key_channels, spectral)
-        self.phi = _conv1x1(channels, self.key_channels, spectral)
-        self.g = _conv1x1(channels, self.value_channels, spectral)
-        self.o = _conv1x1(self.value_channels, channels, spectral)
+        self.value_channels = channels // 2 if value_channels is None else value_channels
+        self.theta = _conv1x1(channels, self.key_channels, spectral, bias)
+        self.phi = _conv1x1(channels, self.key_channels, spectral, bias)
+        self.g = _conv1x1(channels, self.value_channels, spectral, bias)
+        self.o = _conv1x1(self.value_channels, channels, spectral, bias)
         self.pool_phi = nn.MaxPool2d(2) if pool else nn.Identity()
         self.pool_g = nn.MaxPool2d(2) if pool else nn.Identity()
         self.softmax = nn.Softmax(dim=-1)
