@@ -147,3 +147,35 @@ def test_provenance_names_the_uncommitted_changes(tmp_path: Path, tmp_artifacts:
     assert prov["git_commit"] == clean + "-dirty" and prov["uncommitted_changes"] == ["a.py", "b c.py", "new.py"]
     monkeypatch.setattr(cache, "project_root", lambda: tmp_path / "not-a-repo")
     assert cache.uncommitted_changes() is None and cache.git_commit() == "unknown"
+
+
+def test_provenance_names_the_code_that_ran_not_the_tree_at_save(
+    tmp_path: Path, tmp_artifacts: Path, monkeypatch
+) -> None:
+    """A tree edited while a computation runs: the entry records the commit at the start, the edit at save beside it."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True
+        )
+
+    (repo / "a.py").write_text("a")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "x")
+    monkeypatch.setattr(cache, "project_root", lambda: repo)
+    clean = cache.git_commit()
+
+    def edit_while_running() -> dict:
+        (repo / "a.py").write_text("edited during the run")
+        return {"x": 1.0}
+
+    prov = cache.cached("quick", "demo", {"a": 1}, edit_while_running)["_provenance"]
+    assert prov["git_commit"] == clean and prov["uncommitted_changes"] == []
+    assert prov["code_at_save"] == {"git_commit": clean + "-dirty", "uncommitted_changes": ["a.py"]}
+    prov = cache.cached("quick", "demo", {"a": 2}, lambda: {"x": 2.0})["_provenance"]  # no edit: no second record
+    assert prov["git_commit"] == clean + "-dirty" and "code_at_save" not in prov

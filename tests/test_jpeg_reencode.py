@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
@@ -60,3 +61,33 @@ def test_quality_keys_only_when_set() -> None:
     assert classifiers.schedule_fields(classifiers.JPEG_SENSITIVITY_CONFIGS[50])["jpeg_quality"] == 50
     paths = {classifiers.checkpoint_path(c) for c in classifiers.JPEG_SENSITIVITY_CONFIGS.values()}
     assert len(paths) == len(classifiers.JPEG_SENSITIVITY_CONFIGS)
+
+
+def _table(accuracies: list[float]) -> pd.DataFrame:
+
+    rows = [
+        {"images": label, "PSNR vs as loaded (dB)": psnr, "test accuracy %": acc, "epochs": 30}
+        for label, psnr, acc in zip(
+            ["the jpeg-q75 copy as loaded", "saved again at JPEG quality 50", "saved again at JPEG quality 25"],
+            [float("inf"), 31.25, 27.5],
+            accuracies,
+        )
+    ]
+    table = pd.DataFrame(rows).set_index("images")
+    table["change (points)"] = (table["test accuracy %"] - table["test accuracy %"].iloc[0]).round(2)
+    return table
+
+
+def test_jpeg_sensitivity_sentence_states_each_change_and_compares_the_worst_with_the_smallest_gap() -> None:
+    gaps = {"vgg7": -0.5, "vgg7-bn": 2.0, "resnet20-bn": 1.6}
+    small = classifiers.jpeg_sensitivity_sentence(_table([88.0, 87.7, 86.9]), gaps)
+    assert "reaches 88.00% after 30 epochs" in small
+    assert "JPEG quality 50 (31.2 dB): 87.70% (-0.30 points)" in small
+    assert "JPEG quality 25 (27.5 dB): 86.90% (-1.10 points)" in small
+    assert "costs 1.10 points, less than the smallest of the 2 gaps to the source (1.60 points)" in small
+    large = classifiers.jpeg_sensitivity_sentence(_table([88.0, 87.0, 86.0]), gaps)
+    assert "costs 2.00 points, as much as or more than the smallest of the 2 gaps" in large
+    gain = classifiers.jpeg_sensitivity_sentence(_table([88.0, 88.2, 88.1]), gaps)
+    assert "costs 0.00 points, less than" in gain and "(+0.20 points)" in gain
+    assert "not stored yet" in classifiers.jpeg_sensitivity_sentence(None, gaps)
+    assert classifiers.jpeg_sensitivity_sentence(_table([88.0, 87.7, 86.9]), {"vgg7": -0.5}).endswith("(-1.10 points).")

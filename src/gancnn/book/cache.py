@@ -367,12 +367,18 @@ def _save_locked(
     device: str | torch.device,
     data_copy: Any,
     resumed_from_step: int | dict[str, int] = 0,
+    code_at_start: tuple[str, list[str] | None] | None = None,
 ) -> None:
-    """Write a result into a temporary folder and swap it in; the caller holds the entry's swap lock."""
+    """Write a result into a temporary folder and swap it in; the caller holds the entry's swap lock.
+
+    `code_at_start` (commit, uncommitted changes) is the working tree when the computation began: recorded as the
+    entry's commit, with the tree at save time beside it when that differs (edited while it ran)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.new-", dir=final.parent))
     try:
         _write(tmp, result)
         files = {f: _sha256(tmp / f) for f in FILES if (tmp / f).exists()}
+        now = (git_commit(), uncommitted_changes())
+        commit, changes = code_at_start or now
         provenance = {
             "experiment": experiment,
             "profile": profile,
@@ -380,8 +386,8 @@ def _save_locked(
             "config": _jsonable(config),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "device": device_description(device),
-            "git_commit": git_commit(),
-            "uncommitted_changes": uncommitted_changes(),  # what '-dirty' means: the files that differed from HEAD
+            "git_commit": commit,
+            "uncommitted_changes": changes,  # what '-dirty' means: the files that differed from HEAD
             "data_copy": _jsonable(data_copy.as_dict() if hasattr(data_copy, "as_dict") else data_copy),
             "wall_time_s": round(float(wall_time_s), 3),
             "torch": torch.__version__,
@@ -389,6 +395,8 @@ def _save_locked(
         }
         if resumed_from_step:
             provenance["resumed_from_step"] = resumed_from_step
+        if (commit, changes) != now:
+            provenance["code_at_save"] = {"git_commit": now[0], "uncommitted_changes": now[1]}
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
         _swap_in(tmp, final)
     finally:
@@ -502,7 +510,8 @@ def cached(
 ) -> dict[str, Any]:
     """Load the result for this configuration, or compute, store and return it (timed; one process computes).
 
-    Checkpoints that compute() registered (`register_checkpoint`) are deleted once the result is stored.
+    Checkpoints that compute() registered (`register_checkpoint`) are deleted once the result is stored. The
+    provenance names the commit of the working tree when compute() started (the code that ran), not at save.
     """
     folder = entry_dir(profile, experiment, config)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -514,6 +523,7 @@ def cached(
                 hit["_cached"] = True
                 return hit
         start = time.perf_counter()
+        code_at_start = (git_commit(), uncommitted_changes())
         with _computation() as checkpoints:
             result = compute()
         if not isinstance(result, dict):
@@ -530,6 +540,7 @@ def cached(
                 device=device,
                 data_copy=data_copy,
                 resumed_from_step=_resumed_from(checkpoints),
+                code_at_start=code_at_start,
             )
             out = _load_locked(folder, config)
         _forget_checkpoints(checkpoints)

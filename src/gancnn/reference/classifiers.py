@@ -704,12 +704,13 @@ def jpeg_sensitivity_table() -> Any:
     from skimage.metrics import peak_signal_noise_ratio
 
     rows = []
+    loaded = None
     for quality, cfg in JPEG_SENSITIVITY_CONFIGS.items():
         rec = stored(cfg.name, cfg)
         if rec is None:
             continue
-        loaded, _, _ = cached_images(cfg.dataset, "test")
-        images, _, _ = cached_images(cfg.dataset, "test", quality)
+        loaded = cached_images(cfg.dataset, "test")[0] if loaded is None else loaded
+        images = cached_images(cfg.dataset, "test", quality)[0] if quality else loaded
         label = f"saved again at JPEG quality {quality}" if quality else f"the {rec['data_copy']} copy as loaded"
         psnr = float(peak_signal_noise_ratio(loaded.numpy(), images.numpy(), data_range=255)) if quality else np.inf
         rows.append(
@@ -726,3 +727,33 @@ def jpeg_sensitivity_table() -> Any:
     table = pd.DataFrame(rows).set_index("images")
     table["change (points)"] = (table["test accuracy %"] - table["test accuracy %"].iloc[0]).round(2)
     return table
+
+
+def jpeg_sensitivity_sentence(table: Any, gaps: dict[str, float]) -> str:
+    """The study's finding in words: each coarser quality's accuracy change beside the classifiers' gaps (points
+    below the source's accuracy, `gaps`), and whether the largest change is smaller than the smallest gap."""
+    if table is None or len(table) < 2:
+        return "The study is not stored yet (`python -m gancnn.reference jpeg-sensitivity`)."
+    base = table.iloc[0]
+    parts = [
+        f"{label.removeprefix('saved again at ')} ({row['PSNR vs as loaded (dB)']:.1f} dB): "
+        f"{row['test accuracy %']:.2f}% ({row['change (points)']:+.2f} points)"
+        for label, row in table.iloc[1:].iterrows()
+    ]
+    text = (
+        f"On the copy as loaded, VGG7-BN reaches {base['test accuracy %']:.2f}% after {int(base['epochs'])} epochs; "
+        f"saved once more at {'; at '.join(parts)}."
+    )
+    below = {name: gap for name, gap in gaps.items() if gap > 0}
+    if not below:
+        return text
+    worst_loss = max(0.0, -float(table["change (points)"].iloc[1:].min()))
+    smallest = min(below.values())
+    comparison = (
+        f"even the coarsest re-encoding costs {worst_loss:.2f} points, less than the smallest of the "
+        f"{len(below)} gaps to the source ({smallest:.2f} points)"
+        if worst_loss < smallest
+        else f"the coarsest re-encoding costs {worst_loss:.2f} points, as much as or more than the smallest of "
+        f"the {len(below)} gaps to the source ({smallest:.2f} points)"
+    )
+    return f"{text} So {comparison}."
