@@ -78,16 +78,24 @@ def _table(accuracies: list[float]) -> pd.DataFrame:
     return table
 
 
-def test_jpeg_sensitivity_sentence_states_each_change_and_compares_the_worst_with_the_smallest_gap() -> None:
-    gaps = {"vgg7": -0.5, "vgg7-bn": 2.0, "resnet20-bn": 1.6}
-    small = classifiers.jpeg_sensitivity_sentence(_table([88.0, 87.7, 86.9]), gaps)
-    assert "reaches 88.00% after 30 epochs" in small
-    assert "JPEG quality 50 (31.2 dB): 87.70% (-0.30 points)" in small
-    assert "JPEG quality 25 (27.5 dB): 86.90% (-1.10 points)" in small
-    assert "costs 1.10 points, less than the smallest of the 2 gaps to the source (1.60 points)" in small
-    large = classifiers.jpeg_sensitivity_sentence(_table([88.0, 87.0, 86.0]), gaps)
-    assert "costs 2.00 points, as much as or more than the smallest of the 2 gaps" in large
+def test_jpeg_sensitivity_sentence_states_each_change_and_places_the_mildest_among_the_gaps() -> None:
+    gaps = {"vgg7": -0.5, "vgg7-bn": 2.0, "resnet20-bn": 1.6, "fixup": 3.3}
+    text = classifiers.jpeg_sensitivity_sentence(_table([88.0, 87.7, 86.9]), gaps)
+    assert "reaches 88.00% after 30 epochs" in text
+    assert "JPEG quality 50 (31.2 dB): 87.70% (-0.30 points)" in text
+    assert "JPEG quality 25 (27.5 dB): 86.90% (-1.10 points)" in text
+    assert "The mildest re-encoding (JPEG quality 50) costs 0.30 points" in text
+    assert "3 of the 4 reference classifiers fall short of the source's accuracy, by 1.60 to 3.30 points" in text
+    assert text.endswith("the cost is smaller than every one of these gaps.")
+    within = classifiers.jpeg_sensitivity_sentence(_table([88.0, 86.0, 85.0]), gaps)
+    assert "costs 2.00 points" in within and within.endswith("the cost is within their range.")
+    beyond = classifiers.jpeg_sensitivity_sentence(_table([88.0, 84.0, 80.0]), gaps)
+    assert beyond.endswith("the cost is larger than every one of them.")
     gain = classifiers.jpeg_sensitivity_sentence(_table([88.0, 88.2, 88.1]), gaps)
-    assert "costs 0.00 points, less than" in gain and "(+0.20 points)" in gain
+    assert (
+        "(+0.20 points)" in gain
+        and "gains 0.20 points" in gain
+        and gain.endswith("smaller than every one of these gaps.")
+    )
     assert "not stored yet" in classifiers.jpeg_sensitivity_sentence(None, gaps)
     assert classifiers.jpeg_sensitivity_sentence(_table([88.0, 87.7, 86.9]), {"vgg7": -0.5}).endswith("(-1.10 points).")
