@@ -99,3 +99,16 @@ def test_jpeg_sensitivity_sentence_states_each_change_and_places_the_mildest_amo
     )
     assert "not stored yet" in classifiers.jpeg_sensitivity_sentence(None, gaps)
     assert classifiers.jpeg_sensitivity_sentence(_table([88.0, 87.7, 86.9]), {"vgg7": -0.5}).endswith("(-1.10 points).")
+
+
+def test_jpeg_cost_summary_compares_the_mildest_cost_with_the_shortfalls_only() -> None:
+    gaps = {"vgg7": -0.5, "vgg7-bn": 2.0, "resnet20-bn": 1.6, "fixup": 3.3}
+    comparable = classifiers.jpeg_cost_summary(_table([88.0, 86.0, 85.0]), gaps)
+    assert comparable.startswith("Saving the copy's images once more at quality 50 costs a VGG7-BN 2.00 points")
+    assert "comparable to these gaps (1.60 to 3.30 points)" in comparable
+    assert classifiers.jpeg_cost_summary(_table([88.0, 87.7, 86.9]), gaps).endswith("less than any of these gaps.")
+    assert "comparable" in classifiers.jpeg_cost_summary(_table([88.0, 84.0, 80.0]), gaps)
+    assert classifiers.jpeg_cost_summary(None, gaps) == ""
+    assert classifiers.jpeg_cost_summary(_table([88.0, 86.0, 85.0]), {"vgg7": -0.5}) == ""
+    placed = classifiers.mildest_jpeg_cost(_table([88.0, 86.0, 85.0]), gaps)
+    assert placed is not None and placed.shortfalls == [1.6, 2.0, 3.3] and placed.cost == 2.0

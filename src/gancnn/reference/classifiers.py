@@ -385,6 +385,15 @@ def stored(name: str, cfg: ReferenceConfig | None = None) -> dict[str, Any] | No
     return load_any_precision(cfg, lambda variant: cache.load(PROFILE, f"classifier-{name}", cache_config(variant)))
 
 
+def shortfalls_to_source() -> dict[str, float]:
+    """Points each stored reference classifier lies below the source's test accuracy (negative: above it)."""
+    return {
+        name: source_accuracy(name, cfg.dataset) - float(rec["test_acc"])
+        for name, cfg in REFERENCE_CONFIGS.items()
+        if (rec := stored(name, cfg)) is not None
+    }
+
+
 def reference_model(name: str, cfg: ReferenceConfig | None = None) -> tuple[nn.Module, dict[str, Any]] | None:
     """(fp32 model in eval mode, record) of a stored reference network, or None when it was never trained."""
     record = stored(name, cfg)
@@ -744,21 +753,58 @@ def jpeg_sensitivity_sentence(table: Any, gaps: dict[str, float]) -> str:
         f"On the copy as loaded, VGG7-BN reaches {base['test accuracy %']:.2f}% after {int(base['epochs'])} epochs; "
         f"saved once more at {'; at '.join(parts)}."
     )
+    placed = mildest_jpeg_cost(table, gaps)
+    if placed is None:
+        return text
+    verb = "costs" if placed.cost >= 0 else "gains"
+    return (
+        f"{text} The mildest re-encoding ({placed.quality}) {verb} {abs(placed.cost):.2f} points; "
+        f"{len(placed.shortfalls)} of the {len(gaps)} reference classifiers fall short of the source's accuracy, by "
+        f"{placed.shortfalls[0]:.2f} to {placed.shortfalls[-1]:.2f} points: the cost is {placed.place}."
+    )
+
+
+def jpeg_cost_summary(table: Any, gaps: dict[str, float]) -> str:
+    """One sentence for the introduction: the mildest re-encoding's cost beside the classifiers' shortfalls
+    (empty when the study or a shortfall is missing)."""
+    placed = mildest_jpeg_cost(table, gaps)
+    if placed is None:
+        return ""
+    lead = (
+        f"Saving the copy's images once more at {placed.quality.removeprefix('JPEG ')} costs a VGG7-BN "
+        f"{placed.cost:.2f} points of test accuracy, "
+    )
+    if placed.place == _SMALLER:
+        return lead + "less than any of these gaps."
+    return lead + (
+        f"comparable to these gaps ({placed.shortfalls[0]:.2f} to {placed.shortfalls[-1]:.2f} points): part of them "
+        "may come from the copy's own compression rather than the training."
+    )
+
+
+_SMALLER = "smaller than every one of these gaps"
+
+
+@dataclass(frozen=True)
+class JpegCost:
+    """The mildest re-encoding's accuracy cost and where it falls among the classifiers' shortfalls."""
+
+    quality: str
+    cost: float
+    shortfalls: list[float]
+    place: str
+
+
+def mildest_jpeg_cost(table: Any, gaps: dict[str, float]) -> JpegCost | None:
+    """Points lost at the mildest re-encoding (negative: gained), placed against the positive gaps
+    (points below the source's accuracy); None when the study or every shortfall is missing."""
+    if table is None or len(table) < 2:
+        return None
     below = sorted(gap for gap in gaps.values() if gap > 0)
     if not below:
-        return text
+        return None
     cost = -float(table["change (points)"].iloc[1])
     place = (
-        "smaller than every one of these gaps"
-        if cost < below[0]
-        else "within their range"
-        if cost <= below[-1]
-        else "larger than every one of them"
+        _SMALLER if cost < below[0] else "within their range" if cost <= below[-1] else "larger than every one of them"
     )
-    mildest = table.index[1].removeprefix("saved again at ")
-    verb = "costs" if cost >= 0 else "gains"
-    return (
-        f"{text} The mildest re-encoding ({mildest}) {verb} {abs(cost):.2f} points; {len(below)} of the "
-        f"{len(gaps)} reference classifiers fall short of the source's accuracy, by {below[0]:.2f} to "
-        f"{below[-1]:.2f} points: the cost is {place}."
-    )
+    return JpegCost(str(table.index[1]).removeprefix("saved again at "), cost, below, place)
