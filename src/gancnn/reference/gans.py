@@ -99,7 +99,7 @@ class GANReferenceConfig:
 
 
 # Steps and widths: DCGAN 60,000 steps at width 64 (1.7 h to train and score on 2 CPU cores), SAGAN 50,000 at
-# width 32 (2.5 h of training steps, run over three sessions through checkpoint resumes, plus about 25 min of
+# width 32 (2.5 h of training steps, run over two sessions through a checkpoint resume, plus about 25 min of
 # scoring); about 4.6 h for the pair, over the 2.5 h first planned. The 25,000-step SAGAN it replaced stayed
 # above the source's chunk-mean FID; the record of each run says where it stands. SAGAN's
 # discriminator takes the label by projection: with the source's concatenation the label cannot condition
