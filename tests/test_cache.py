@@ -179,3 +179,34 @@ def test_provenance_names_the_code_that_ran_not_the_tree_at_save(
     assert prov["code_at_save"] == {"git_commit": clean + "-dirty", "uncommitted_changes": ["a.py"]}
     prov = cache.cached("quick", "demo", {"a": 2}, lambda: {"x": 2.0})["_provenance"]  # no edit: no second record
     assert prov["git_commit"] == clean + "-dirty" and "code_at_save" not in prov
+    assert "code_at_import" not in prov  # this process imported the cache in another tree: nothing to compare
+
+
+def test_provenance_names_the_tree_the_process_imported_when_edited_before_a_later_computation(
+    tmp_path: Path, tmp_artifacts: Path, monkeypatch
+) -> None:
+    """One process storing entries one after another: an edit between them is recorded as the tree at the start of
+    the later computation, with the tree the process imported (the code it runs) beside it."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True
+        )
+
+    (repo / "a.py").write_text("a")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "x")
+    monkeypatch.setattr(cache, "project_root", lambda: repo)
+    clean = cache.git_commit()
+    monkeypatch.setitem(cache._CODE_AT_IMPORT, str(repo), cache.code_state())  # as if imported in this tree
+    first = cache.cached("quick", "demo", {"a": 1}, lambda: {"x": 1.0})["_provenance"]
+    assert first["git_commit"] == clean and "code_at_import" not in first and "code_at_save" not in first
+    (repo / "a.py").write_text("edited between the computations")
+    second = cache.cached("quick", "demo", {"a": 2}, lambda: {"x": 2.0})["_provenance"]
+    assert second["git_commit"] == clean + "-dirty" and second["uncommitted_changes"] == ["a.py"]
+    assert second["code_at_import"] == {"git_commit": clean, "uncommitted_changes": []}

@@ -35,9 +35,9 @@ def test_the_mnist_models_colourisation_and_gmm_features_are_stored(offline_data
         assert gmm_features.stored(cfg) is not None, f"gmm features {label}"
 
 
-@pytest.mark.parametrize("quality", list(classifiers.JPEG_SENSITIVITY_CONFIGS))
-def test_every_jpeg_sensitivity_run_is_stored(quality: int, offline_data) -> None:
-    cfg = classifiers.JPEG_SENSITIVITY_CONFIGS[quality]
+@pytest.mark.parametrize(("quality", "seed"), list(classifiers.JPEG_SENSITIVITY_CONFIGS))
+def test_every_jpeg_sensitivity_run_is_stored(quality: int, seed: int, offline_data) -> None:
+    cfg = classifiers.JPEG_SENSITIVITY_CONFIGS[quality, seed]
     record = classifiers.stored(cfg.name, cfg)
-    assert record is not None, f"JPEG sensitivity at quality {quality or 'as loaded'} has no stored entry"
+    assert record is not None, f"JPEG sensitivity at quality {quality or 'as loaded'}, seed {seed}, has no stored entry"
     assert record["complete"] and record["n_test"] == 10_000 and len(record["curves"]["epoch"]) == cfg.epochs

@@ -121,6 +121,16 @@ def git_commit() -> str:
     return head.stdout.strip() + ("-dirty" if changes else "")
 
 
+def code_state() -> tuple[str, list[str] | None]:
+    """(commit, uncommitted changes) of the project's working tree now."""
+    return git_commit(), uncommitted_changes()
+
+
+# The working tree when this process imported the cache, per project root: a long process that stores several
+# entries ran the code it imported, which later edits of the tree (recorded at each computation's start) do not change.
+_CODE_AT_IMPORT: dict[str, tuple[str, list[str] | None]] = {str(project_root()): code_state()}
+
+
 def short_commit(commit: str) -> str:
     """A commit cut to 12 hex digits for a table, keeping its '-dirty' mark ('unknown' as it is)."""
     dirty = commit.endswith("-dirty")
@@ -372,13 +382,15 @@ def _save_locked(
     """Write a result into a temporary folder and swap it in; the caller holds the entry's swap lock.
 
     `code_at_start` (commit, uncommitted changes) is the working tree when the computation began: recorded as the
-    entry's commit, with the tree at save time beside it when that differs (edited while it ran)."""
+    entry's commit, with the tree at save time beside it when that differs (edited while it ran), and the tree when
+    this process imported the cache when that differs (edited before this computation of a longer process began)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.new-", dir=final.parent))
     try:
         _write(tmp, result)
         files = {f: _sha256(tmp / f) for f in FILES if (tmp / f).exists()}
-        now = (git_commit(), uncommitted_changes())
+        now = code_state()
         commit, changes = code_at_start or now
+        imported = _CODE_AT_IMPORT.get(str(project_root()))
         provenance = {
             "experiment": experiment,
             "profile": profile,
@@ -397,6 +409,8 @@ def _save_locked(
             provenance["resumed_from_step"] = resumed_from_step
         if (commit, changes) != now:
             provenance["code_at_save"] = {"git_commit": now[0], "uncommitted_changes": now[1]}
+        if imported is not None and imported != (commit, changes):
+            provenance["code_at_import"] = {"git_commit": imported[0], "uncommitted_changes": imported[1]}
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
         _swap_in(tmp, final)
     finally:
@@ -523,7 +537,7 @@ def cached(
                 hit["_cached"] = True
                 return hit
         start = time.perf_counter()
-        code_at_start = (git_commit(), uncommitted_changes())
+        code_at_start = code_state()
         with _computation() as checkpoints:
             result = compute()
         if not isinstance(result, dict):

@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if "jpeg-sensitivity" in args.names:
-        for quality, cfg in classifiers.JPEG_SENSITIVITY_CONFIGS.items():
+        for (quality, seed), cfg in classifiers.JPEG_SENSITIVITY_CONFIGS.items():
             record = classifiers.ensure(cfg.name, device=device, cfg=cfg)
             print(
-                f"jpeg-sensitivity {cfg.name} {cfg.epochs} epochs, quality {quality or 'as loaded'}: "
+                f"jpeg-sensitivity {cfg.name} {cfg.epochs} epochs, quality {quality or 'as loaded'}, seed {seed}: "
                 f"test {record['test_acc']:.2f}%, {record['train_seconds_total']:.0f} s",
                 flush=True,
             )

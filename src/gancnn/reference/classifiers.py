@@ -120,10 +120,14 @@ SHUFFLED_LABEL_CONFIGS: dict[str, ReferenceConfig] = {
 # How much accuracy does lossy compression cost? The CIFAR-10 copy here is JPEG q75 (the source trained on the
 # originals, absent here). VGG7-BN on a short schedule (30 of its 120 epochs), on the copy as loaded and on the same
 # images saved once more at coarser qualities (training, validation and test alike): the slope of accuracy against
-# the extra loss of detail bounds what the copy's own compression may cost.
-JPEG_SENSITIVITY_CONFIGS: dict[int, ReferenceConfig] = {
-    quality: ReferenceConfig("vgg7-bn", epochs=30, lr_max=0.2, cutout=8, jpeg_quality=quality)
-    for quality in (0, 50, 25)
+# the extra loss of detail bounds what the copy's own compression may cost. The copy as loaded and the mildest
+# re-encoding run at three seeds each (a seed sets the initialisation, the training / validation split, the batch
+# order and the augmentation), so each seed's change is paired with the same seed as loaded and the spread is seen.
+JPEG_SENSITIVITY_SEEDS: dict[int, tuple[int, ...]] = {0: (0, 1, 2), 50: (0, 1, 2), 25: (0,)}
+JPEG_SENSITIVITY_CONFIGS: dict[tuple[int, int], ReferenceConfig] = {
+    (quality, seed): ReferenceConfig("vgg7-bn", epochs=30, lr_max=0.2, cutout=8, jpeg_quality=quality, seed=seed)
+    for quality, seeds in JPEG_SENSITIVITY_SEEDS.items()
+    for seed in seeds
 }
 
 
@@ -707,58 +711,82 @@ def write_summary(extra: dict[str, Any] | None = None) -> Any:
 
 
 def jpeg_sensitivity_table() -> Any:
-    """One row per stored JPEG-sensitivity run: quality, PSNR of its test images against the copy as loaded, test
-    accuracy and its change from the copy as loaded (None when none is stored)."""
+    """One row per quality of the JPEG-sensitivity study (None when nothing is stored): PSNR of its test images
+    against the copy as loaded, the stored seeds, test accuracy (mean, lowest and highest over them), and the change
+    from the copy as loaded, paired seed by seed (mean, smallest and largest over the seeds stored at both)."""
     import pandas as pd
     from skimage.metrics import peak_signal_noise_ratio
 
+    accuracy: dict[int, dict[int, float]] = {}
     rows = []
     loaded = None
-    for quality, cfg in JPEG_SENSITIVITY_CONFIGS.items():
-        rec = stored(cfg.name, cfg)
-        if rec is None:
+    for quality, seeds in JPEG_SENSITIVITY_SEEDS.items():
+        records = {
+            seed: rec
+            for seed in seeds
+            if (rec := stored(JPEG_SENSITIVITY_CONFIGS[quality, seed].name, JPEG_SENSITIVITY_CONFIGS[quality, seed]))
+        }
+        if quality:  # changes are paired seed by seed: only seeds also stored as loaded count
+            records = {seed: rec for seed, rec in records.items() if seed in accuracy.get(0, {})}
+        if not records:
             continue
+        accuracy[quality] = {seed: float(rec["test_acc"]) for seed, rec in records.items()}
+        cfg = JPEG_SENSITIVITY_CONFIGS[quality, next(iter(records))]
         loaded = cached_images(cfg.dataset, "test")[0] if loaded is None else loaded
         images = cached_images(cfg.dataset, "test", quality)[0] if quality else loaded
-        label = f"saved again at JPEG quality {quality}" if quality else f"the {rec['data_copy']} copy as loaded"
+        copy = next(iter(records.values()))["data_copy"]
+        paired = [acc - accuracy[0][seed] for seed, acc in accuracy[quality].items()]
         psnr = float(peak_signal_noise_ratio(loaded.numpy(), images.numpy(), data_range=255)) if quality else np.inf
+        minutes = sum(float(r["train_seconds_total"]) for r in records.values()) / 60
         rows.append(
             {
-                "images": label,
+                "images": f"saved again at JPEG quality {quality}" if quality else f"the {copy} copy as loaded",
                 "PSNR vs as loaded (dB)": round(psnr, 2),
-                "test accuracy %": round(float(rec["test_acc"]), 2),
+                "seeds": len(records),
+                "test accuracy %": round(float(np.mean(list(accuracy[quality].values()))), 2),
+                "lowest %": min(accuracy[quality].values()),
+                "highest %": max(accuracy[quality].values()),
                 "epochs": cfg.epochs,
-                "training time (min)": round(float(rec["train_seconds_total"]) / 60, 1),
+                "training time, all seeds (min)": round(minutes, 1),
+                "change (points)": round(float(np.mean(paired)), 2),
+                "smallest change": round(min(paired), 2),
+                "largest change": round(max(paired), 2),
             }
         )
-    if not rows:
-        return None
-    table = pd.DataFrame(rows).set_index("images")
-    table["change (points)"] = (table["test accuracy %"] - table["test accuracy %"].iloc[0]).round(2)
-    return table
+    return pd.DataFrame(rows).set_index("images") if rows else None
+
+
+def _over_seeds(row: Any) -> str:
+    """How a row's change spreads over its seeds, in words ("one seed" when only one is stored)."""
+    if int(row["seeds"]) < 2:
+        return "one seed"
+    return f"{row['smallest change']:+.2f} to {row['largest change']:+.2f} over {int(row['seeds'])} seeds"
 
 
 def jpeg_sensitivity_sentence(table: Any, gaps: dict[str, float]) -> str:
-    """The study's finding in words: each coarser quality's accuracy change, and the mildest re-encoding's cost
-    placed against the range of the classifiers' gaps (points below the source's accuracy, `gaps`)."""
+    """The study's finding in words: each coarser quality's accuracy change (paired seed by seed, with its spread),
+    and the mildest re-encoding's cost placed against the range of the classifiers' gaps (points below the source's
+    accuracy, `gaps`)."""
     if table is None or len(table) < 2:
         return "The study is not stored yet (`python -m gancnn.reference jpeg-sensitivity`)."
     base = table.iloc[0]
     parts = [
         f"{label.removeprefix('saved again at ')} ({row['PSNR vs as loaded (dB)']:.1f} dB): "
-        f"{row['test accuracy %']:.2f}% ({row['change (points)']:+.2f} points)"
+        f"{row['test accuracy %']:.2f}% ({row['change (points)']:+.2f} points; {_over_seeds(row)})"
         for label, row in table.iloc[1:].iterrows()
     ]
+    seeds = int(base["seeds"])
+    over = f" (mean of {seeds} seeds, from {base['lowest %']:.2f} to {base['highest %']:.2f})" if seeds > 1 else ""
     text = (
-        f"On the copy as loaded, VGG7-BN reaches {base['test accuracy %']:.2f}% after {int(base['epochs'])} epochs; "
-        f"saved once more at {'; at '.join(parts)}."
+        f"On the copy as loaded, VGG7-BN reaches {base['test accuracy %']:.2f}% after {int(base['epochs'])} epochs"
+        f"{over}; saved once more at {'; at '.join(parts)}."
     )
     placed = mildest_jpeg_cost(table, gaps)
     if placed is None:
         return text
     verb = "costs" if placed.cost >= 0 else "gains"
     return (
-        f"{text} The mildest re-encoding ({placed.quality}) {verb} {abs(placed.cost):.2f} points; "
+        f"{text} The mildest re-encoding ({placed.quality}) {verb} {abs(placed.cost):.2f} points{placed.spread}; "
         f"{len(placed.shortfalls)} of the {len(gaps)} reference classifiers fall short of the source's accuracy, by "
         f"{placed.shortfalls[0]:.2f} to {placed.shortfalls[-1]:.2f} points: the cost is {placed.place}."
     )
@@ -772,7 +800,7 @@ def jpeg_cost_summary(table: Any, gaps: dict[str, float]) -> str:
         return ""
     lead = (
         f"Saving the copy's images once more at {placed.quality.removeprefix('JPEG ')} costs a VGG7-BN "
-        f"{placed.cost:.2f} points of test accuracy, "
+        f"{placed.cost:.2f} points of test accuracy{placed.spread}, "
     )
     if placed.place == _SMALLER:
         return lead + "less than any of these gaps."
@@ -787,12 +815,21 @@ _SMALLER = "smaller than every one of these gaps"
 
 @dataclass(frozen=True)
 class JpegCost:
-    """The mildest re-encoding's accuracy cost and where it falls among the classifiers' shortfalls."""
+    """The mildest re-encoding's accuracy cost (mean over its seeds, with their range) and where it falls among the
+    classifiers' shortfalls."""
 
     quality: str
     cost: float
     shortfalls: list[float]
     place: str
+    seeds: int = 1
+    lowest: float = float("nan")
+    highest: float = float("nan")
+
+    @property
+    def spread(self) -> str:
+        """' (a to b over n seeds)' when more than one seed was paired, else nothing."""
+        return f" ({self.lowest:.2f} to {self.highest:.2f} over {self.seeds} seeds)" if self.seeds > 1 else ""
 
 
 def mildest_jpeg_cost(table: Any, gaps: dict[str, float]) -> JpegCost | None:
@@ -803,8 +840,17 @@ def mildest_jpeg_cost(table: Any, gaps: dict[str, float]) -> JpegCost | None:
     below = sorted(gap for gap in gaps.values() if gap > 0)
     if not below:
         return None
-    cost = -float(table["change (points)"].iloc[1])
+    row = table.iloc[1]
+    cost = -float(row["change (points)"])
     place = (
         _SMALLER if cost < below[0] else "within their range" if cost <= below[-1] else "larger than every one of them"
     )
-    return JpegCost(str(table.index[1]).removeprefix("saved again at "), cost, below, place)
+    return JpegCost(
+        str(table.index[1]).removeprefix("saved again at "),
+        cost,
+        below,
+        place,
+        seeds=int(row["seeds"]),
+        lowest=-float(row["largest change"]),
+        highest=-float(row["smallest change"]),
+    )
