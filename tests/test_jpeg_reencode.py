@@ -144,6 +144,12 @@ def test_the_table_pairs_each_seed_with_the_same_seed_as_loaded(monkeypatch) -> 
     assert list(table["change (points)"]) == [0.0, -1.75, -6.0]
     assert list(table["smallest change"]) == [0.0, -2.0, -6.0] and list(table["largest change"]) == [0.0, -1.5, -6.0]
     assert list(table["training time, all seeds (min)"]) == [20.0, 20.0, 10.0]
+    view = classifiers.jpeg_sensitivity_view(table)
+    assert list(view.index) == ["jpeg-q75 as loaded", "re-saved at q50", "re-saved at q25"]
+    assert view.loc["re-saved at q50", "accuracy % (range)"] == "83.50 to 84.00"
+    assert view.loc["re-saved at q50", "change (range)"] == "-2.00 to -1.50"
+    assert view.loc["re-saved at q25", "change (range)"] == "one seed"
+    assert view.loc["jpeg-q75 as loaded", "change (range)"] == "reference"
     accuracy.pop((0, 0))
     assert list(classifiers.jpeg_sensitivity_table()["seeds"]) == [1, 1]  # quality 25 had seed 0 only: no pair left
 

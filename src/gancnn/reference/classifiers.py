@@ -756,6 +756,32 @@ def jpeg_sensitivity_table() -> Any:
     return pd.DataFrame(rows).set_index("images") if rows else None
 
 
+def jpeg_sensitivity_view(table: Any) -> Any:
+    """The study's table for reading: short row labels, each mean beside its range over the seeds, total minutes."""
+    import pandas as pd
+
+    def span(low: float, high: float, seeds: int, signed: bool = False) -> str:
+        if seeds < 2:
+            return "one seed"
+        return f"{low:+.2f} to {high:+.2f}" if signed else f"{low:.2f} to {high:.2f}"
+
+    rows = {
+        label.removeprefix("the ").replace("saved again at JPEG quality ", "re-saved at q").replace(" copy ", " "): {
+            "PSNR (dB)": row["PSNR vs as loaded (dB)"],
+            "seeds": int(row["seeds"]),
+            "accuracy % (mean)": row["test accuracy %"],
+            "accuracy % (range)": span(row["lowest %"], row["highest %"], int(row["seeds"])),
+            "change (mean)": row["change (points)"],
+            "change (range)": "reference"
+            if i == 0
+            else span(row["smallest change"], row["largest change"], int(row["seeds"]), signed=True),
+            "minutes": row["training time, all seeds (min)"],
+        }
+        for i, (label, row) in enumerate(table.iterrows())
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("images")
+
+
 def _over_seeds(row: Any) -> str:
     """How a row's change spreads over its seeds, in words ("one seed" when only one is stored)."""
     if int(row["seeds"]) < 2:
