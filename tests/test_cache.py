@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +117,9 @@ def test_short_commit_keeps_the_dirty_mark() -> None:
     assert short_commit("unknown") == "unknown"
 
 
-def test_provenance_names_the_uncommitted_changes(tmp_path: Path, tmp_artifacts: Path, monkeypatch) -> None:
-    """'-dirty' comes with the list of tracked files that differed from HEAD (renames and spaces included)."""
+def _scratch_repo(tmp_path: Path, monkeypatch, files: tuple[str, ...]) -> tuple[Path, Callable[..., None]]:
+    """A git repository under tmp_path with `files` (each holding its name) committed, made the project root; returns
+    it and a function running git in it."""
     import subprocess
 
     repo = tmp_path / "repo"
@@ -128,12 +130,18 @@ def test_provenance_names_the_uncommitted_changes(tmp_path: Path, tmp_artifacts:
             ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True
         )
 
-    for name in ("a.py", "b c.py", "old.py", "same.py"):
+    for name in files:
         (repo / name).write_text(name)
     git("init", "-q")
     git("add", ".")
     git("commit", "-q", "-m", "x")
     monkeypatch.setattr(cache, "project_root", lambda: repo)
+    return repo, git
+
+
+def test_provenance_names_the_uncommitted_changes(tmp_path: Path, tmp_artifacts: Path, monkeypatch) -> None:
+    """'-dirty' comes with the list of tracked files that differed from HEAD (renames and spaces included)."""
+    repo, git = _scratch_repo(tmp_path, monkeypatch, ("a.py", "b c.py", "old.py", "same.py"))
     clean = cache.git_commit()
     assert len(clean) == 40 and cache.uncommitted_changes() == []
     (repo / "a.py").write_text("changed")
@@ -153,21 +161,7 @@ def test_provenance_names_the_code_that_ran_not_the_tree_at_save(
     tmp_path: Path, tmp_artifacts: Path, monkeypatch
 ) -> None:
     """A tree edited while a computation runs: the entry records the commit at the start, the edit at save beside it."""
-    import subprocess
-
-    repo = tmp_path / "repo"
-    repo.mkdir()
-
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True
-        )
-
-    (repo / "a.py").write_text("a")
-    git("init", "-q")
-    git("add", ".")
-    git("commit", "-q", "-m", "x")
-    monkeypatch.setattr(cache, "project_root", lambda: repo)
+    repo, _ = _scratch_repo(tmp_path, monkeypatch, ("a.py",))
     clean = cache.git_commit()
 
     def edit_while_running() -> dict:
@@ -187,21 +181,7 @@ def test_provenance_names_the_tree_the_process_imported_when_edited_before_a_lat
 ) -> None:
     """One process storing entries one after another: an edit between them is recorded as the tree at the start of
     the later computation, with the tree the process imported (the code it runs) beside it."""
-    import subprocess
-
-    repo = tmp_path / "repo"
-    repo.mkdir()
-
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True
-        )
-
-    (repo / "a.py").write_text("a")
-    git("init", "-q")
-    git("add", ".")
-    git("commit", "-q", "-m", "x")
-    monkeypatch.setattr(cache, "project_root", lambda: repo)
+    repo, _ = _scratch_repo(tmp_path, monkeypatch, ("a.py",))
     clean = cache.git_commit()
     monkeypatch.setitem(cache._CODE_AT_IMPORT, str(repo), cache.code_state())  # as if imported in this tree
     first = cache.cached("quick", "demo", {"a": 1}, lambda: {"x": 1.0})["_provenance"]
